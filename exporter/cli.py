@@ -1,0 +1,142 @@
+"""Command line: Prometheus-style flags, a validated config, then serve (or ``--once``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import NoReturn
+
+from exporter import __version__
+from exporter.collectors.base import Collector
+from exporter.config import (
+    COLLECTORS,
+    DEFAULT_LISTEN_ADDRESS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    Config,
+    Flags,
+    build_config,
+)
+from exporter.errors import ConfigError
+from exporter.logs import setup_logging
+from exporter.scheduler import CollectorRunner, Scheduler
+from exporter.server import ExporterHTTPServer
+from exporter.snapshot import Snapshot
+
+PROG = "openstack-telemetry-exporter"
+log = logging.getLogger(PROG)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One readable line and status 2, instead of argparse's usage dump."""
+        self.exit(2, f"{PROG}: error: {message} (see --help)\n")
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog=PROG, description="Prometheus exporter for OpenStack hypervisors.")
+    p.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
+                   help=f"address to listen on (default {DEFAULT_LISTEN_ADDRESS})")
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
+                   help="path of the metrics (default /metrics)")
+    p.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                   help="exporter-toolkit web config: TLS and basic-auth users")
+    p.add_argument("--config.file", dest="config_file", metavar="FILE",
+                   help="YAML configuration (collector intervals, deadlines, ...)")
+    for name in COLLECTORS:
+        p.add_argument(f"--collector.{name}", dest=f"collector_{name}",
+                       action=argparse.BooleanOptionalAction, default=None,
+                       help=f"enable the {name} collector (default: enabled)")
+    p.add_argument("--libvirt.uri", dest="libvirt_uri", metavar="URI",
+                   help="libvirt URI, opened read-only (default qemu:///system)")
+    p.add_argument("--once", action="store_true",
+                   help="collect once, print the exposition to stdout and exit "
+                        "(status 1 if a collector failed)")
+    p.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
+    p.add_argument("--log.format", dest="log_format", default="logfmt", choices=LOG_FORMATS)
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return p
+
+
+def parse_flags(argv: Sequence[str] | None) -> Flags:
+    ns = _parser().parse_args(argv)
+    return Flags(
+        listen_address=ns.listen_address,
+        telemetry_path=ns.telemetry_path,
+        web_config_file=ns.web_config_file,
+        config_file=ns.config_file,
+        collectors={name: getattr(ns, f"collector_{name}") for name in COLLECTORS},
+        libvirt_uri=ns.libvirt_uri,
+        once=ns.once,
+        log_level=ns.log_level,
+        log_format=ns.log_format,
+    )
+
+
+def build_runners(config: Config, snapshot: Snapshot) -> list[CollectorRunner]:
+    runners = []
+    for name in config.enabled:
+        collector: Collector
+        if name == "libvirt":
+            from exporter.collectors.libvirt.collector import LibvirtCollector  # noqa: PLC0415
+
+            collector = LibvirtCollector(config.libvirt.uri)
+            runners.append(CollectorRunner(collector, config.libvirt.interval,
+                                           config.libvirt.timeout, snapshot))
+    return runners
+
+
+def serve(config: Config) -> int:
+    snapshot = Snapshot(config.enabled)
+    scheduler = Scheduler(build_runners(config, snapshot))
+    if config.once:
+        ok = scheduler.run_once()
+        sys.stdout.buffer.write(snapshot.body()[0])
+        sys.stdout.flush()
+        scheduler.stop()
+        return 0 if ok else 1
+    try:
+        server = ExporterHTTPServer(config.listen_host, config.listen_port, snapshot,
+                                    config.telemetry_path, config.web)
+    except OSError as exc:
+        print(f"{PROG}: error: cannot listen on {config.listen_host or '*'}:"
+              f"{config.listen_port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    stopping = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    scheduler.start()
+    server.serve_in_thread()
+    scheme = "https" if config.web.tls else "http"
+    host = config.listen_host or "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    log.info("listening", extra={"url": f"{scheme}://{host}:{server.port}"
+                                        f"{config.telemetry_path}",
+                                 "collectors": ",".join(config.enabled) or "none",
+                                 "version": __version__})
+    stopping.wait()
+    log.info("shutting down")
+    server.shutdown()
+    server.server_close()
+    scheduler.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    flags = parse_flags(argv)
+    try:
+        config = build_config(flags)
+    except ConfigError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_level, config.log_format)
+    return serve(config)

@@ -1,0 +1,1 @@
+"""Collectors: small classes handed their clients, yielding fresh metric families per cycle."""

@@ -1,0 +1,36 @@
+"""What every collector gives the scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client.metrics_core import Metric
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """One cycle's outcome.
+
+    A collector may fail yet still have something true to say (``libvirt_up 0``), so failure
+    carries families too; ``error`` is a short, secret-free reason for the log.
+    """
+
+    families: list[Metric] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.error is None
+
+
+class Collector(Protocol):
+    name: str
+
+    def collect(self) -> Collection:
+        """Run one cycle; may block on I/O, the scheduler enforces the deadline."""
+        ...
+
+    def close(self) -> None:
+        """Release connections at shutdown."""
+        ...

@@ -1,0 +1,1 @@
+"""The libvirt collector, run on every hypervisor."""

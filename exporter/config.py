@@ -1,0 +1,194 @@
+"""The exporter's typed configuration, built and validated once at start.
+
+Sources, strongest first: command-line flags, the ``--config.file`` YAML, built-in defaults.
+Every problem becomes a ``ConfigError`` whose message fits on one line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter.durations import parse_duration
+from exporter.errors import ConfigError
+from exporter.webconfig import WebConfig, load_web_config
+
+DEFAULT_LISTEN_ADDRESS = ":9198"
+COLLECTORS = ("libvirt",)
+LOG_LEVELS = ("debug", "info", "warn", "error")
+LOG_FORMATS = ("logfmt", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class LibvirtConfig:
+    uri: str = "qemu:///system"
+    interval: float = 15.0
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen_host: str = ""
+    listen_port: int = 9198
+    telemetry_path: str = "/metrics"
+    web: WebConfig = field(default_factory=WebConfig)
+    enabled: tuple[str, ...] = COLLECTORS
+    libvirt: LibvirtConfig = field(default_factory=LibvirtConfig)
+    once: bool = False
+    log_level: str = "info"
+    log_format: str = "logfmt"
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """What the command line said; ``None`` means "not given", so the file or default wins."""
+
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    telemetry_path: str = "/metrics"
+    web_config_file: str | None = None
+    config_file: str | None = None
+    collectors: Mapping[str, bool | None] = field(default_factory=dict)
+    libvirt_uri: str | None = None
+    once: bool = False
+    log_level: str = "info"
+    log_format: str = "logfmt"
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """Split ``host:port``, ``:port`` or ``[v6]:port``; an empty host means every interface."""
+    match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):(\d{1,5})", text)
+    if match is None:
+        raise ConfigError(f"--web.listen-address {text!r}: expected HOST:PORT or :PORT")
+    port = int(match.group(3))
+    if port > 65535:
+        raise ConfigError(f"--web.listen-address {text!r}: port out of range")
+    return match.group(1) or match.group(2) or "", port
+
+
+class _Section:
+    """Strict reader of one YAML mapping: unknown keys and wrong types are errors."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+        self._data: dict[str, Any] = data
+        self._where = where
+        self._seen: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        self._seen.add(key)
+        return self._data.get(key)
+
+    def section(self, key: str) -> _Section:
+        return _Section(self._get(key), f"{self._where}.{key}" if self._where else key)
+
+    def string(self, key: str, default: str) -> str:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{self._path(key)}: expected a non-empty string")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self._path(key)}: expected true or false")
+        return value
+
+    def duration(self, key: str, default: float) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        try:
+            seconds = parse_duration(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{self._path(key)}: {exc}") from None
+        if seconds <= 0:
+            raise ConfigError(f"{self._path(key)}: must be greater than zero")
+        return seconds
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._data) - self._seen)
+        if unknown:
+            raise ConfigError(f"{self._path(str(unknown[0]))}: unknown key")
+
+    def _path(self, key: str) -> str:
+        return f"{self._where}.{key}" if self._where else key
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--config.file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"--config.file {path}:{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config.file {path}: expected a mapping at the top level")
+    return data
+
+
+def build_config(flags: Flags) -> Config:
+    """Merge flags, file and defaults into a validated ``Config``."""
+    host, port = parse_listen_address(flags.listen_address)
+    if not flags.telemetry_path.startswith("/") or flags.telemetry_path in {"/", "/healthz"}:
+        raise ConfigError(
+            f"--web.telemetry-path {flags.telemetry_path!r}: must start with '/' and not be "
+            "'/' or '/healthz'"
+        )
+    if flags.log_level not in LOG_LEVELS:
+        raise ConfigError(f"--log.level {flags.log_level!r}: expected one of {LOG_LEVELS}")
+    if flags.log_format not in LOG_FORMATS:
+        raise ConfigError(f"--log.format {flags.log_format!r}: expected one of {LOG_FORMATS}")
+
+    root = _Section(load_config_file(flags.config_file) if flags.config_file else {}, "")
+    collectors = root.section("collectors")
+    libvirt_section = collectors.section("libvirt")
+    enabled_in_file = {"libvirt": libvirt_section.boolean("enabled", True)}
+    defaults = LibvirtConfig()
+    libvirt = LibvirtConfig(
+        uri=flags.libvirt_uri or libvirt_section.string("uri", defaults.uri),
+        interval=libvirt_section.duration("interval", defaults.interval),
+        timeout=libvirt_section.duration("timeout", defaults.timeout),
+    )
+    libvirt_section.finish()
+    collectors.finish()
+    root.finish()
+    if libvirt.timeout > libvirt.interval:
+        raise ConfigError("collectors.libvirt.timeout: must not be longer than the interval")
+
+    enabled = tuple(
+        name
+        for name in COLLECTORS
+        if (flags.collectors.get(name) if flags.collectors.get(name) is not None
+            else enabled_in_file[name])
+    )
+    web = load_web_config(flags.web_config_file) if flags.web_config_file else WebConfig()
+    return Config(
+        listen_host=host,
+        listen_port=port,
+        telemetry_path=flags.telemetry_path,
+        web=web,
+        enabled=enabled,
+        libvirt=libvirt,
+        once=flags.once,
+        log_level=flags.log_level,
+        log_format=flags.log_format,
+    )

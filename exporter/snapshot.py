@@ -1,0 +1,122 @@
+"""The pre-rendered exposition served to scrapes.
+
+Each collector's part is rendered to text once, when it changes; a scrape copies bytes. The
+self-metrics are small and re-rendered with every change, then the whole body is gzipped once,
+so ``Accept-Encoding: gzip`` costs nothing per scrape either.
+"""
+
+from __future__ import annotations
+
+import gzip
+import platform
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.core import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from exporter import __version__
+
+GZIP_LEVEL = 5  # past 5 the body barely shrinks while the render CPU keeps growing
+
+
+@dataclass(slots=True)
+class CollectorStatus:
+    success: bool = False
+    duration: float = 0.0
+    last_success: float | None = None
+    timeouts: int = 0
+    has_data: bool = False
+
+
+class _Families:
+    """Lets prometheus_client render a fixed list of families."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+def render(families: Iterable[Metric]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))  # type: ignore[arg-type]
+    return generate_latest(registry)
+
+
+class Snapshot:
+    def __init__(self, collectors: Sequence[str]) -> None:
+        self._names = tuple(collectors)
+        self._parts: dict[str, bytes] = {}
+        self._status = {name: CollectorStatus() for name in self._names}
+        self._lock = threading.Lock()
+        self._body: tuple[bytes, bytes] = (b"", b"")
+        self._rebuild()
+
+    def publish(
+        self, name: str, status: CollectorStatus, families: Sequence[Metric] | None
+    ) -> None:
+        """Replace one collector's status and, when ``families`` is given, its part."""
+        part = render(families) if families is not None else None
+        with self._lock:
+            if part is not None:
+                self._parts[name] = part
+            self._status[name] = status
+            self._rebuild()
+
+    def body(self) -> tuple[bytes, bytes]:
+        """(plain, gzip): one tuple read, so a scrape never sees half an update."""
+        return self._body
+
+    def status(self, name: str) -> CollectorStatus:
+        with self._lock:
+            return self._status[name]
+
+    def ready(self) -> bool:
+        with self._lock:
+            return all(s.has_data for s in self._status.values())
+
+    def _rebuild(self) -> None:
+        plain = b"".join(
+            [*(self._parts.get(n, b"") for n in self._names), render(self._self_metrics())]
+        )
+        self._body = (plain, gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0))
+
+    def _self_metrics(self) -> list[Metric]:
+        prefix = "openstack_exporter"
+        success = GaugeMetricFamily(
+            f"{prefix}_collector_success",
+            "Whether the collector's last cycle succeeded (1) or failed or timed out (0).",
+            labels=["collector"],
+        )
+        duration = GaugeMetricFamily(
+            f"{prefix}_collector_duration_seconds",
+            "How long the collector's last cycle took, up to its deadline.",
+            labels=["collector"],
+        )
+        last = GaugeMetricFamily(
+            f"{prefix}_collector_last_success_timestamp_seconds",
+            "Unix time of the collector's last successful cycle.",
+            labels=["collector"],
+        )
+        timeouts = CounterMetricFamily(
+            f"{prefix}_collector_timeouts",
+            "Cycles abandoned at their deadline.",
+            labels=["collector"],
+        )
+        for name, st in self._status.items():
+            success.add_metric([name], 1.0 if st.success else 0.0)
+            duration.add_metric([name], st.duration)
+            if st.last_success is not None:
+                last.add_metric([name], st.last_success)
+            timeouts.add_metric([name], float(st.timeouts))
+        build = GaugeMetricFamily(
+            f"{prefix}_build_info",
+            "Version of the exporter and of the Python running it; always 1.",
+            labels=["version", "pythonversion"],
+        )
+        build.add_metric([__version__, platform.python_version()], 1.0)
+        return [success, duration, last, timeouts, build]

@@ -1,0 +1,194 @@
+"""The exporter-toolkit web configuration file: TLS and basic-auth users with bcrypt hashes.
+
+Same file format as Prometheus' own exporters (``--web.config.file``), so operators can reuse
+the file they already have. Options we cannot honour are refused, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import yaml
+
+from exporter.errors import ConfigError
+
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+_CLIENT_AUTH = {
+    "NoClientCert": ssl.CERT_NONE,
+    "RequestClientCert": ssl.CERT_OPTIONAL,
+    "RequireAnyClientCert": ssl.CERT_REQUIRED,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TLSConfig:
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None
+    client_auth_type: str = "NoClientCert"
+    min_version: str = "TLS12"
+    max_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    tls: TLSConfig | None = None
+    users: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls is None:
+            return None
+        tls = self.tls
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = _TLS_VERSIONS[tls.min_version]
+        if tls.max_version:
+            context.maximum_version = _TLS_VERSIONS[tls.max_version]
+        try:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+            if tls.client_ca_file:
+                context.load_verify_locations(cafile=tls.client_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"--web.config.file: cannot load TLS files: {exc}") from None
+        context.verify_mode = _CLIENT_AUTH[tls.client_auth_type]
+        return context
+
+
+class BasicAuth:
+    """Checks ``Authorization: Basic`` against bcrypt hashes.
+
+    bcrypt is deliberately slow (tens of ms); a scrape every few seconds must not pay that
+    each time, so a successful check is remembered by a keyed digest of the credentials.
+    """
+
+    def __init__(self, users: dict[str, bytes]) -> None:
+        self._users = users
+        self._verified: set[bytes] = set()
+        self._lock = threading.Lock()
+        self._key = hashlib.sha256(repr(sorted(users.items())).encode()).digest()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._users)
+
+    def check(self, header: str | None) -> bool:
+        if not self._users:
+            return True
+        if not header or not header[:6].lower() == "basic ":
+            return False
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, sep, password = decoded.partition(":")
+        hashed = self._users.get(user)
+        if not sep or hashed is None:
+            return False
+        token = hmac.new(self._key, decoded.encode(), hashlib.sha256).digest()
+        with self._lock:
+            if token in self._verified:
+                return True
+        try:
+            ok = bcrypt.checkpw(password.encode(), hashed)
+        except ValueError:
+            return False
+        if ok:
+            with self._lock:
+                self._verified.add(token)
+        return ok
+
+
+def _mapping(data: object, where: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--web.config.file: {where}: expected a mapping")
+    return data
+
+
+def _reject_unknown(data: dict[str, Any], known: set[str], where: str) -> None:
+    for key in sorted(set(data) - known):
+        raise ConfigError(f"--web.config.file: {where}{key}: unknown or unsupported option")
+
+
+def _tls(data: dict[str, Any], base: Path) -> TLSConfig:
+    known = {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version",
+             "max_version"}
+    _reject_unknown(data, known, "tls_server_config.")
+    for key in ("cert_file", "key_file"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ConfigError(f"--web.config.file: tls_server_config.{key}: required")
+    auth = data.get("client_auth_type", "NoClientCert")
+    if auth not in _CLIENT_AUTH:
+        raise ConfigError(
+            f"--web.config.file: tls_server_config.client_auth_type {auth!r}: "
+            f"expected one of {', '.join(_CLIENT_AUTH)}"
+        )
+    for key in ("min_version", "max_version"):
+        if key in data and data[key] not in _TLS_VERSIONS:
+            raise ConfigError(
+                f"--web.config.file: tls_server_config.{key} {data[key]!r}: "
+                f"expected one of {', '.join(_TLS_VERSIONS)}"
+            )
+    ca = data.get("client_ca_file")
+    if auth.startswith(("Verify", "RequireAndVerify")) and not ca:
+        raise ConfigError(
+            f"--web.config.file: tls_server_config.client_auth_type {auth} needs client_ca_file"
+        )
+
+    def resolve(value: str) -> str:
+        return str(base / value)
+
+    return TLSConfig(
+        cert_file=resolve(data["cert_file"]),
+        key_file=resolve(data["key_file"]),
+        client_ca_file=resolve(ca) if ca else None,
+        client_auth_type=auth,
+        min_version=data.get("min_version", "TLS12"),
+        max_version=data.get("max_version"),
+    )
+
+
+def load_web_config(path: str) -> WebConfig:
+    """Parse and validate the file; relative paths inside it are relative to the file."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--web.config.file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"--web.config.file {path}: not valid YAML") from None
+    data = _mapping(raw, "top level")
+    _reject_unknown(data, {"tls_server_config", "basic_auth_users", "http_server_config"}, "")
+    base = Path(path).resolve().parent
+    tls_data = _mapping(data.get("tls_server_config"), "tls_server_config")
+    tls = _tls(tls_data, base) if tls_data else None
+
+    users: dict[str, bytes] = {}
+    for user, hashed in _mapping(data.get("basic_auth_users"), "basic_auth_users").items():
+        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+            # Never echo the value: it may be a password pasted by mistake.
+            raise ConfigError(
+                f"--web.config.file: basic_auth_users.{user}: expected a bcrypt hash"
+            )
+        users[str(user)] = hashed.encode()
+
+    http = _mapping(data.get("http_server_config"), "http_server_config")
+    _reject_unknown(http, {"headers", "http2"}, "http_server_config.")
+    headers = {str(k): str(v) for k, v in _mapping(http.get("headers"), "headers").items()}
+    return WebConfig(tls=tls, users=users, headers=headers)
