@@ -163,8 +163,9 @@ def build_config(flags: Flags) -> Config:
     libvirt_section = collectors.section("libvirt")
     enabled_in_file = {"libvirt": libvirt_section.boolean("enabled", True)}
     defaults = LibvirtConfig()
+    uri_in_file = libvirt_section.string("uri", defaults.uri)
     libvirt = LibvirtConfig(
-        uri=flags.libvirt_uri or libvirt_section.string("uri", defaults.uri),
+        uri=flags.libvirt_uri or uri_in_file,
         interval=libvirt_section.duration("interval", defaults.interval),
         timeout=libvirt_section.duration("timeout", defaults.timeout),
     )

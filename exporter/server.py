@@ -29,6 +29,7 @@ def choose_encoding(header: str | None) -> str | None:
 
     Follows RFC 9110: q=0 forbids a coding, ``*`` covers the ones not named, identity is
     acceptable unless excluded. An unparseable q-value counts as 0 for its coding only.
+    Like Prometheus' own exporters, gzip wins whenever the client accepts it.
     """
     if header is None or not header.strip():
         return "identity"
@@ -52,7 +53,8 @@ def choose_encoding(header: str | None) -> str | None:
     star = weights.get("*")
     gzip_q = weights.get("gzip", weights.get("x-gzip", star if star is not None else 0.0))
     identity_q = weights.get("identity", star if star is not None else 1.0)
-    if gzip_q > 0 and gzip_q >= identity_q:
+    # A client that lists gzip gets it, unless it explicitly prefers identity.
+    if gzip_q > 0 and gzip_q >= weights.get("identity", 0.0):
         return "gzip"
     if identity_q > 0:
         return "identity"
@@ -160,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests: a one-line plain answer instead of http.server's HTML page."""
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # unparseable request line: still answer HTTP/1.x
+            self.request_version = "HTTP/1.0"
         try:
             status = HTTPStatus(code)
         except ValueError:

@@ -115,6 +115,7 @@ class LibvirtCollector:
             return Collection(connection_families(False, None),
                               error=f"libvirt connection lost: {error_text(exc)}")
         self._cache.keep_only({desc.uuid for desc, _ in domains})
+        domains.sort(key=lambda item: item[0].name)  # stable output, whatever the driver's order
         return Collection(connection_families(True, len(domains)) + domain_families(domains))
 
     def _read(self, conn: libvirt.virConnect) -> list[tuple[DomainDescription, dict[str, Any]]]:

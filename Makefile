@@ -1,0 +1,68 @@
+# Two entry points for a new operator: `make run` (demo) and `make test` (everything CI runs).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_ADDRESS ?= 127.0.0.1:9198
+DEMO_NODE := $(CURDIR)/demo/node.xml
+
+RUN_APT := libvirt-dev pkg-config
+TEST_APT := $(RUN_APT) libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
+	qemu-system-x86 qemu-utils prometheus prometheus-libvirt-exporter
+
+.PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test
+
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages (run as root): $$missing"; exit 1; fi; \
+		echo "installing Debian packages: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+apt-run:
+	$(call apt_install,$(RUN_APT))
+
+apt-test:
+	$(call apt_install,$(TEST_APT))
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+run: apt-run $(VENV)/.installed-run
+	@echo "demo hypervisor: $(DEMO_NODE) (libvirt test driver, 20 Nova-like domains)"
+	@echo "metrics at http://$(RUN_ADDRESS)/metrics  (Ctrl-C to stop)"
+	exec $(BIN)/openstack-telemetry-exporter --libvirt.uri "test://$(DEMO_NODE)" \
+		--web.listen-address $(RUN_ADDRESS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: apt-test $(VENV)/.installed-test lint
+	$(BIN)/pytest tests
+
+unit integration e2e reliability: apt-test $(VENV)/.installed-test
+	$(BIN)/pytest tests/$@
+
+golden: $(VENV)/.installed-test
+	$(BIN)/python -m tests.e2e.golden --update
+
+bench: apt-test $(VENV)/.installed-test
+	$(BIN)/python -m bench.bench_libvirt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
