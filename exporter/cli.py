@@ -39,23 +39,50 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> _Parser:
     p = _Parser(prog=PROG, description="Prometheus exporter for OpenStack hypervisors.")
-    p.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
-                   help=f"address to listen on (default {DEFAULT_LISTEN_ADDRESS})")
-    p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
-                   help="path of the metrics (default /metrics)")
-    p.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
-                   help="exporter-toolkit web config: TLS and basic-auth users")
-    p.add_argument("--config.file", dest="config_file", metavar="FILE",
-                   help="YAML configuration (collector intervals, deadlines, ...)")
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=DEFAULT_LISTEN_ADDRESS,
+        help=f"address to listen on (default {DEFAULT_LISTEN_ADDRESS})",
+    )
+    p.add_argument(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        default="/metrics",
+        help="path of the metrics (default /metrics)",
+    )
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="exporter-toolkit web config: TLS and basic-auth users",
+    )
+    p.add_argument(
+        "--config.file",
+        dest="config_file",
+        metavar="FILE",
+        help="YAML configuration (collector intervals, deadlines, ...)",
+    )
     for name in COLLECTORS:
-        p.add_argument(f"--collector.{name}", dest=f"collector_{name}",
-                       action=argparse.BooleanOptionalAction, default=None,
-                       help=f"enable the {name} collector (default: enabled)")
-    p.add_argument("--libvirt.uri", dest="libvirt_uri", metavar="URI",
-                   help="libvirt URI, opened read-only (default qemu:///system)")
-    p.add_argument("--once", action="store_true",
-                   help="collect once, print the exposition to stdout and exit "
-                        "(status 1 if a collector failed)")
+        p.add_argument(
+            f"--collector.{name}",
+            dest=f"collector_{name}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"enable the {name} collector (default: enabled)",
+        )
+    p.add_argument(
+        "--libvirt.uri",
+        dest="libvirt_uri",
+        metavar="URI",
+        help="libvirt URI, opened read-only (default qemu:///system)",
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="collect once, print the exposition to stdout and exit "
+        "(status 1 if a collector failed)",
+    )
     p.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=LOG_FORMATS)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -85,8 +112,11 @@ def build_runners(config: Config, snapshot: Snapshot) -> list[CollectorRunner]:
             from exporter.collectors.libvirt.collector import LibvirtCollector  # noqa: PLC0415
 
             collector = LibvirtCollector(config.libvirt.uri)
-            runners.append(CollectorRunner(collector, config.libvirt.interval,
-                                           config.libvirt.timeout, snapshot))
+            runners.append(
+                CollectorRunner(
+                    collector, config.libvirt.interval, config.libvirt.timeout, snapshot
+                )
+            )
     return runners
 
 
@@ -100,11 +130,15 @@ def serve(config: Config) -> int:
         scheduler.stop()
         return 0 if ok else 1
     try:
-        server = ExporterHTTPServer(config.listen_host, config.listen_port, snapshot,
-                                    config.telemetry_path, config.web)
+        server = ExporterHTTPServer(
+            config.listen_host, config.listen_port, snapshot, config.telemetry_path, config.web
+        )
     except OSError as exc:
-        print(f"{PROG}: error: cannot listen on {config.listen_host or '*'}:"
-              f"{config.listen_port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"{PROG}: error: cannot listen on {config.listen_host or '*'}:"
+            f"{config.listen_port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     stopping = threading.Event()
 
@@ -119,10 +153,14 @@ def serve(config: Config) -> int:
     host = config.listen_host or "localhost"
     if ":" in host:
         host = f"[{host}]"
-    log.info("listening", extra={"url": f"{scheme}://{host}:{server.port}"
-                                        f"{config.telemetry_path}",
-                                 "collectors": ",".join(config.enabled) or "none",
-                                 "version": __version__})
+    log.info(
+        "listening",
+        extra={
+            "url": f"{scheme}://{host}:{server.port}{config.telemetry_path}",
+            "collectors": ",".join(config.enabled) or "none",
+            "version": __version__,
+        },
+    )
     stopping.wait()
     log.info("shutting down")
     server.shutdown()

@@ -178,8 +178,11 @@ def build_config(flags: Flags) -> Config:
     enabled = tuple(
         name
         for name in COLLECTORS
-        if (flags.collectors.get(name) if flags.collectors.get(name) is not None
-            else enabled_in_file[name])
+        if (
+            flags.collectors.get(name)
+            if flags.collectors.get(name) is not None
+            else enabled_in_file[name]
+        )
     )
     web = load_web_config(flags.web_config_file) if flags.web_config_file else WebConfig()
     return Config(

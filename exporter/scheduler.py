@@ -33,7 +33,7 @@ class _Cycle:
     def _run(self) -> None:
         try:
             self.result = self._collector.collect()
-        except Exception as exc:  # noqa: BLE001 - one collector's bug must not end its thread
+        except Exception as exc:
             log.exception("collector crashed", extra={"collector": self._collector.name})
             self.result = Collection(error=f"internal error: {type(exc).__name__}")
         finally:
@@ -64,8 +64,9 @@ class CollectorRunner:
         """Run (or, while the last one is stuck, skip) one cycle and publish its outcome."""
         name = self.collector.name
         if self._inflight is not None and not self._inflight.done.is_set():
-            log.warning("previous cycle still blocked; not starting another",
-                        extra={"collector": name})
+            log.warning(
+                "previous cycle still blocked; not starting another", extra={"collector": name}
+            )
             self._publish_failure(time.monotonic() - self._inflight_started)
             return False
         started = time.monotonic()
@@ -73,8 +74,10 @@ class CollectorRunner:
         self._inflight, self._inflight_started = cycle, started
         if not cycle.done.wait(self.timeout):
             self._status.timeouts += 1
-            log.error("cycle abandoned at its deadline; serving last values",
-                      extra={"collector": name, "timeout": self.timeout})
+            log.error(
+                "cycle abandoned at its deadline; serving last values",
+                extra={"collector": name, "timeout": self.timeout},
+            )
             self._publish_failure(self.timeout)
             return False
         result = cycle.result or Collection(error="no result")
@@ -112,8 +115,7 @@ class CollectorRunner:
             self.run_once()
             next_start += self.interval
             now = time.monotonic()
-            if next_start < now:  # overran: realign instead of bursting to catch up
-                next_start = now
+            next_start = max(next_start, now)  # overran: realign, do not burst to catch up
             self._stop.wait(next_start - now)
 
     def stop(self) -> None:

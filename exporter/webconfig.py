@@ -87,10 +87,10 @@ class BasicAuth:
     def enabled(self) -> bool:
         return bool(self._users)
 
-    def check(self, header: str | None) -> bool:
+    def check(self, header: str | None) -> bool:  # noqa: PLR0911 - one exit per reason
         if not self._users:
             return True
-        if not header or not header[:6].lower() == "basic ":
+        if not header or header[:6].lower() != "basic ":
             return False
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
@@ -128,8 +128,14 @@ def _reject_unknown(data: dict[str, Any], known: set[str], where: str) -> None:
 
 
 def _tls(data: dict[str, Any], base: Path) -> TLSConfig:
-    known = {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version",
-             "max_version"}
+    known = {
+        "cert_file",
+        "key_file",
+        "client_ca_file",
+        "client_auth_type",
+        "min_version",
+        "max_version",
+    }
     _reject_unknown(data, known, "tls_server_config.")
     for key in ("cert_file", "key_file"):
         if not isinstance(data.get(key), str) or not data[key]:
@@ -183,9 +189,7 @@ def load_web_config(path: str) -> WebConfig:
     for user, hashed in _mapping(data.get("basic_auth_users"), "basic_auth_users").items():
         if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
             # Never echo the value: it may be a password pasted by mistake.
-            raise ConfigError(
-                f"--web.config.file: basic_auth_users.{user}: expected a bcrypt hash"
-            )
+            raise ConfigError(f"--web.config.file: basic_auth_users.{user}: expected a bcrypt hash")
         users[str(user)] = hashed.encode()
 
     http = _mapping(data.get("http_server_config"), "http_server_config")

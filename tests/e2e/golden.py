@@ -27,7 +27,8 @@ PYTHON_VERSION = re.compile(r'pythonversion="[^"]*"')
 def normalize(text: str) -> str:
     """Keep every line (so names, labels and HELP/TYPE are checked) but blank volatile values."""
     out = []
-    for line in text.splitlines():
+    for raw in text.splitlines():
+        line = raw
         if not line.startswith("#"):
             line = PYTHON_VERSION.sub('pythonversion="X"', line)
             if VOLATILE.match(line):

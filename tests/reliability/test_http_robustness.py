@@ -26,7 +26,7 @@ def _basic(user: str, password: str) -> dict[str, str]:
 
 def _no_traceback(exporter: ExporterProcess, body: bytes) -> None:
     assert b"Traceback" not in body
-    assert b"File \"" not in body
+    assert b'File "' not in body
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,9 @@ def plain_exporter() -> Iterator[ExporterProcess]:
         ({"Accept-Encoding": "br"}, 200, None),
     ],
 )
-def test_accept_encoding(plain_exporter: ExporterProcess, headers: dict[str, str], status: int,
-                         encoding: str | None) -> None:
+def test_accept_encoding(
+    plain_exporter: ExporterProcess, headers: dict[str, str], status: int, encoding: str | None
+) -> None:
     resp = plain_exporter.get("/metrics", headers)
     assert resp.status == status
     _no_traceback(plain_exporter, resp.body)
@@ -71,8 +72,9 @@ def test_accept_encoding(plain_exporter: ExporterProcess, headers: dict[str, str
         ("GET", "/metrics?x=%ZZ", 200),
     ],
 )
-def test_paths_and_methods(plain_exporter: ExporterProcess, method: str, path: str,
-                           status: int) -> None:
+def test_paths_and_methods(
+    plain_exporter: ExporterProcess, method: str, path: str, status: int
+) -> None:
     resp = plain_exporter.get(path, method=method)
     assert resp.status == status
     _no_traceback(plain_exporter, resp.body)
@@ -80,8 +82,12 @@ def test_paths_and_methods(plain_exporter: ExporterProcess, method: str, path: s
 
 @pytest.mark.parametrize(
     "raw",
-    [b"GARBAGE\r\n\r\n", b"GET /metrics HTTP/9.9\r\n\r\n", b"GET " + b"a" * 70000 + b"\r\n\r\n",
-     b"GET /metrics HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n"],
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /metrics HTTP/9.9\r\n\r\n",
+        b"GET " + b"a" * 70000 + b"\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n",
+    ],
 )
 def test_malformed_requests(plain_exporter: ExporterProcess, raw: bytes) -> None:
     with socket.create_connection((plain_exporter.host, plain_exporter.port), timeout=5) as s:
@@ -128,8 +134,7 @@ def auth_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exporter
         (_basic("prometheus", "s3cret-pass"), 200),
     ],
 )
-def test_basic_auth(auth_exporter: ExporterProcess, headers: dict[str, str],
-                    status: int) -> None:
+def test_basic_auth(auth_exporter: ExporterProcess, headers: dict[str, str], status: int) -> None:
     resp = auth_exporter.get("/metrics", headers)
     assert resp.status == status
     _no_traceback(auth_exporter, resp.body)
@@ -142,15 +147,31 @@ def test_basic_auth(auth_exporter: ExporterProcess, headers: dict[str, str],
 def test_tls(tmp_path: Path) -> None:
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     web = tmp_path / "web.yml"
     web.write_text("tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n")
-    with run_exporter(["--libvirt.uri", URI, "--web.config.file", str(web)],
-                      ready=False) as exp:
+    with run_exporter(["--libvirt.uri", URI, "--web.config.file", str(web)], ready=False) as exp:
         context = ssl.create_default_context(cafile=str(cert))
         conn = http.client.HTTPSConnection(exp.host, exp.port, context=context, timeout=10)
         conn.request("GET", "/healthz")

@@ -36,8 +36,13 @@ class ExporterProcess:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def get(self, path: str, headers: dict[str, str] | None = None,
-            method: str = "GET", timeout: float = 10.0) -> Response:
+    def get(
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        method: str = "GET",
+        timeout: float = 10.0,
+    ) -> Response:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, path, headers=headers or {})
@@ -68,19 +73,23 @@ class ExporterProcess:
 
 
 def write_config(path: Path, interval: str = "1s", timeout: str = "1s") -> Path:
-    path.write_text(
-        f"collectors:\n  libvirt:\n    interval: {interval}\n    timeout: {timeout}\n"
-    )
+    path.write_text(f"collectors:\n  libvirt:\n    interval: {interval}\n    timeout: {timeout}\n")
     return path
 
 
 @contextmanager
-def run_exporter(args: Sequence[str], ready: bool = True,
-                 start_timeout: float = 30.0) -> Iterator[ExporterProcess]:
+def run_exporter(
+    args: Sequence[str], ready: bool = True, start_timeout: float = 30.0
+) -> Iterator[ExporterProcess]:
     """Run ``python -m exporter ARGS --web.listen-address 127.0.0.1:0``; stop it after."""
     cmd = [sys.executable, "-m", "exporter", "--web.listen-address", "127.0.0.1:0", *args]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     lines: list[str] = []
     found = threading.Event()
     port_holder: list[int] = []

@@ -48,11 +48,15 @@ def test_defaults_and_precedence(tmp_path: Path) -> None:
     )
     cfg = build_config(Flags(config_file=str(cfg_file)))
     assert (cfg.libvirt.uri, cfg.libvirt.interval, cfg.libvirt.timeout) == (
-        "qemu:///session", 60.0, 30.0)
+        "qemu:///session",
+        60.0,
+        30.0,
+    )
     assert cfg.enabled == ("libvirt",)
     flagged = build_config(
-        Flags(config_file=str(cfg_file), libvirt_uri="test:///default",
-              collectors={"libvirt": False})
+        Flags(
+            config_file=str(cfg_file), libvirt_uri="test:///default", collectors={"libvirt": False}
+        )
     )
     assert flagged.libvirt.uri == "test:///default"
     assert flagged.enabled == ()
@@ -63,8 +67,12 @@ def test_defaults_and_precedence(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [(":9198", ("", 9198)), ("127.0.0.1:1", ("127.0.0.1", 1)), ("[::1]:80", ("::1", 80)),
-     ("host.example:9000", ("host.example", 9000))],
+    [
+        (":9198", ("", 9198)),
+        ("127.0.0.1:1", ("127.0.0.1", 1)),
+        ("[::1]:80", ("::1", 80)),
+        ("host.example:9000", ("host.example", 9000)),
+    ],
 )
 def test_listen_address(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen_address(text) == expected
@@ -101,7 +109,10 @@ def test_bad_duration(text: str) -> None:
 )
 def test_cli_bad_input_exits_2_with_one_line(args: list[str], fragment: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "exporter", *args], capture_output=True, text=True, timeout=30,
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
         check=False,
     )
     assert proc.returncode == 2

@@ -67,11 +67,16 @@ def test_nova_metadata_and_devices() -> None:
     assert [d.target_device for d in desc.stat_disks] == ["vda", "vdb"]
     vda, vdb = desc.disks[0], desc.disks[1]
     assert (vda.driver_type, vda.driver_cache, vda.driver_discard, vda.serial) == (
-        "qcow2", "none", "unmap", "0b6ab5f5")
+        "qcow2",
+        "none",
+        "unmap",
+        "0b6ab5f5",
+    )
     assert (vdb.source_protocol, vdb.source_file) == ("rbd", "volumes/volume-1")
     # An interface without a target device has no stats to match, so it is left out.
     assert [(i.target_device, i.mac_address, i.mtu_size) for i in desc.interfaces] == [
-        ("tap81332876-37", "fa:16:3e:00:00:01", "1450")]
+        ("tap81332876-37", "fa:16:3e:00:00:01", "1450")
+    ]
 
 
 def test_nova_1_0_namespace_and_plain_domain() -> None:
@@ -84,7 +89,7 @@ def test_nova_1_0_namespace_and_plain_domain() -> None:
 
 @pytest.mark.parametrize("xml", ["<domain", "<node/>", ""])
 def test_bad_xml_is_value_error(xml: str) -> None:
-    with pytest.raises(ValueError, match="domain XML|expected <domain>"):
+    with pytest.raises(ValueError, match=r"domain XML|expected <domain>"):
         parse_domain_xml(xml)
 
 
@@ -108,12 +113,12 @@ def test_cache_reads_xml_once_until_state_or_devices_change() -> None:
     dom = _Dom(NOVA_XML)
     devices = frozenset({"vda", "tap81332876-37"})
     for _ in range(3):
-        cache.get(dom, 1, devices)  # type: ignore[arg-type]
+        cache.get(dom, 1, devices)
     assert dom.xml_reads == 1
     dom.xml = NOVA_XML.replace("m1.small", "m1.large")
-    cache.get(dom, 1, devices | {"vdc"})  # type: ignore[arg-type]  # hot-plugged volume
+    cache.get(dom, 1, devices | {"vdc"})  # hot-plugged volume
     assert dom.xml_reads == 2
-    desc = cache.get(dom, 5, None)  # type: ignore[arg-type]  # shut off for a resize
+    desc = cache.get(dom, 5, None)  # shut off for a resize
     assert dom.xml_reads == 3
     assert desc.nova.flavor_name == "m1.large"
     cache.keep_only(set())

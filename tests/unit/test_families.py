@@ -29,20 +29,37 @@ def value(all_samples: Samples, name: str, **labels: str) -> float:
 
 
 RUNNING = {
-    "state.state": 1, "state.reason": 1,
-    "cpu.time": 2_500_000_000, "balloon.current": 1048576, "balloon.maximum": 2097152,
-    "balloon.available": 1000000, "balloon.usable": 250000, "balloon.major_fault": 7,
-    "balloon.hugetlb_pgalloc": 3, "balloon.last-update": 1700000000,
-    "vcpu.current": 1, "vcpu.maximum": 2,
-    "vcpu.0.state": 1, "vcpu.0.time": 1_000_000_000, "vcpu.0.wait": 5_000_000,
+    "state.state": 1,
+    "state.reason": 1,
+    "cpu.time": 2_500_000_000,
+    "balloon.current": 1048576,
+    "balloon.maximum": 2097152,
+    "balloon.available": 1000000,
+    "balloon.usable": 250000,
+    "balloon.major_fault": 7,
+    "balloon.hugetlb_pgalloc": 3,
+    "balloon.last-update": 1700000000,
+    "vcpu.current": 1,
+    "vcpu.maximum": 2,
+    "vcpu.0.state": 1,
+    "vcpu.0.time": 1_000_000_000,
+    "vcpu.0.wait": 5_000_000,
     "vcpu.0.delay": 2_000_000,
     "block.count": 3,
-    "block.0.name": "vda", "block.0.rd.bytes": 4096, "block.0.rd.reqs": 2,
-    "block.0.rd.times": 1_500_000_000, "block.0.capacity": 1073741824,
-    "block.1.name": "vdb", "block.1.wr.bytes": 512,
-    "block.2.name": "sda", "block.2.rd.reqs": 99,
-    "net.count": 1, "net.0.name": "tap81332876-37", "net.0.rx.bytes": 1234,
-    "net.0.tx.pkts": 10, "net.0.rx.drop": 1,
+    "block.0.name": "vda",
+    "block.0.rd.bytes": 4096,
+    "block.0.rd.reqs": 2,
+    "block.0.rd.times": 1_500_000_000,
+    "block.0.capacity": 1073741824,
+    "block.1.name": "vdb",
+    "block.1.wr.bytes": 512,
+    "block.2.name": "sda",
+    "block.2.rd.reqs": 99,
+    "net.count": 1,
+    "net.0.name": "tap81332876-37",
+    "net.0.rx.bytes": 1234,
+    "net.0.tx.pkts": 10,
+    "net.0.rx.drop": 1,
 }
 
 
@@ -50,29 +67,59 @@ def test_running_domain_units_and_labels() -> None:
     desc = parse_domain_xml(NOVA_XML)
     got = samples([(desc, RUNNING)])
     d = "instance-0000002a"
-    assert value(got, "libvirt_domain_info_state", domain=d,
-                 state_desc="the domain is running") == 1
+    assert (
+        value(got, "libvirt_domain_info_state", domain=d, state_desc="the domain is running") == 1
+    )
     assert value(got, "libvirt_domain_info_cpu_time_seconds_total", domain=d) == 2.5
     assert value(got, "libvirt_domain_info_memory_usage_bytes", domain=d) == 1073741824
     assert value(got, "libvirt_domain_info_maximum_memory_bytes", domain=d) == 2147483648
     assert value(got, "libvirt_domain_info_virtual_cpus", domain=d) == 1
-    assert value(got, "libvirt_domain_openstack_info", domain=d, instance_name="web-03",
-                 instance_id=desc.uuid, flavor_name="m1.small", user_name="alice",
-                 user_id="9f1c", project_name="web-shop", project_id="77ab") == 1
-    assert value(got, "libvirt_domain_block_stats_read_bytes_total", domain=d,
-                 target_device="vda") == 4096
-    assert value(got, "libvirt_domain_block_stats_read_time_seconds_total", domain=d,
-                 target_device="vda") == 1.5
-    assert value(got, "libvirt_domain_block_stats_write_bytes_total", domain=d,
-                 target_device="vdb") == 512
-    assert value(got, "libvirt_domain_interface_stats_receive_bytes_total", domain=d,
-                 target_device="tap81332876-37") == 1234
+    assert (
+        value(
+            got,
+            "libvirt_domain_openstack_info",
+            domain=d,
+            instance_name="web-03",
+            instance_id=desc.uuid,
+            flavor_name="m1.small",
+            user_name="alice",
+            user_id="9f1c",
+            project_name="web-shop",
+            project_id="77ab",
+        )
+        == 1
+    )
+    assert (
+        value(got, "libvirt_domain_block_stats_read_bytes_total", domain=d, target_device="vda")
+        == 4096
+    )
+    assert (
+        value(
+            got, "libvirt_domain_block_stats_read_time_seconds_total", domain=d, target_device="vda"
+        )
+        == 1.5
+    )
+    assert (
+        value(got, "libvirt_domain_block_stats_write_bytes_total", domain=d, target_device="vdb")
+        == 512
+    )
+    assert (
+        value(
+            got,
+            "libvirt_domain_interface_stats_receive_bytes_total",
+            domain=d,
+            target_device="tap81332876-37",
+        )
+        == 1234
+    )
     assert value(got, "libvirt_domain_vcpu_wait_seconds_total", domain=d, vcpu="0") == 0.005
     assert value(got, "libvirt_domain_vcpu_delay_seconds_total", domain=d, vcpu="0") == 0.002
     assert value(got, "libvirt_domain_memory_stats_major_fault_total", domain=d) == 7
     assert value(got, "libvirt_domain_memory_stats_used_percent", domain=d) == 75.0
-    assert value(got, "libvirt_domain_memory_stats_last_update_timestamp_seconds",
-                 domain=d) == 1700000000
+    assert (
+        value(got, "libvirt_domain_memory_stats_last_update_timestamp_seconds", domain=d)
+        == 1700000000
+    )
     # The cdrom (sda) is skipped even though libvirt reports stats for it.
     assert not [k for k in got if ("target_device", "sda") in k[1]]
     info = [k for k in got if k[0] == "libvirt_domain_block_stats_info"]
@@ -99,8 +146,9 @@ def test_shut_off_domain_has_info_but_no_runtime_stats() -> None:
     desc = parse_domain_xml(NOVA_XML)
     got = samples([(desc, {"state.state": 5, "state.reason": 1})])
     d = "instance-0000002a"
-    assert value(got, "libvirt_domain_info_state", domain=d,
-                 state_desc="the domain is shut off") == 5
+    assert (
+        value(got, "libvirt_domain_info_state", domain=d, state_desc="the domain is shut off") == 5
+    )
     # Values come from the XML when the driver has no stats for an inactive domain.
     assert value(got, "libvirt_domain_info_maximum_memory_bytes", domain=d) == 2147483648
     assert value(got, "libvirt_domain_info_virtual_cpus", domain=d) == 1

@@ -57,13 +57,15 @@ class DescriptionCache:
     def __init__(self) -> None:
         self._entries: dict[str, _Cached] = {}
 
-    def get(self, dom: libvirt.virDomain, state: int, devices: frozenset[str] | None) -> (
-        DomainDescription
-    ):
+    def get(
+        self, dom: libvirt.virDomain, state: int, devices: frozenset[str] | None
+    ) -> DomainDescription:
         uuid = dom.UUIDString()
         entry = self._entries.get(uuid)
-        if entry is not None and entry.state == state and (
-            devices is None or devices <= entry.devices
+        if (
+            entry is not None
+            and entry.state == state
+            and (devices is None or devices <= entry.devices)
         ):
             return entry.desc
         desc = parse_domain_xml(dom.XMLDesc(0))
@@ -102,9 +104,10 @@ class LibvirtCollector:
         try:
             conn = self._conn.get()
         except libvirt.libvirtError as exc:
-            return Collection(connection_families(False, None),
-                              error=f"cannot connect to {redact_uri(self._uri)}: "
-                                    f"{error_text(exc)}")
+            return Collection(
+                connection_families(False, None),
+                error=f"cannot connect to {redact_uri(self._uri)}: {error_text(exc)}",
+            )
         try:
             domains = self._read(conn)
         except libvirt.libvirtError as exc:
@@ -112,8 +115,10 @@ class LibvirtCollector:
                 return Collection(connection_families(True, None), error=error_text(exc))
             self._conn.reset()
             self._bulk = None
-            return Collection(connection_families(False, None),
-                              error=f"libvirt connection lost: {error_text(exc)}")
+            return Collection(
+                connection_families(False, None),
+                error=f"libvirt connection lost: {error_text(exc)}",
+            )
         self._cache.keep_only({desc.uuid for desc, _ in domains})
         domains.sort(key=lambda item: item[0].name)  # stable output, whatever the driver's order
         return Collection(connection_families(True, len(domains)) + domain_families(domains))
@@ -125,8 +130,10 @@ class LibvirtCollector:
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() not in UNSUPPORTED:
                     raise
-                log.info("driver has no bulk domain stats; reading domains one by one",
-                         extra={"uri": redact_uri(self._uri), "reason": error_text(exc)})
+                log.info(
+                    "driver has no bulk domain stats; reading domains one by one",
+                    extra={"uri": redact_uri(self._uri), "reason": error_text(exc)},
+                )
                 self._bulk = False
             else:
                 self._bulk = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -53,8 +54,9 @@ class LibvirtConnection:
                     return conn
             except libvirt.libvirtError:
                 pass
-            log.warning("libvirt connection lost; reconnecting",
-                        extra={"uri": redact_uri(self.uri)})
+            log.warning(
+                "libvirt connection lost; reconnecting", extra={"uri": redact_uri(self.uri)}
+            )
             self.reset()
         conn = libvirt.openReadOnly(self.uri)
         if conn is None:  # very old bindings returned None instead of raising
@@ -75,7 +77,5 @@ class LibvirtConnection:
     def reset(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(libvirt.libvirtError):
                 conn.close()
-            except libvirt.libvirtError:
-                pass

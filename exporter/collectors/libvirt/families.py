@@ -49,21 +49,43 @@ class Stat:
 BLOCK_STATS = (
     Stat("rd.bytes", "libvirt_domain_block_stats_read_bytes_total", "Bytes read.", True),
     Stat("rd.reqs", "libvirt_domain_block_stats_read_requests_total", "Read requests.", True),
-    Stat("rd.times", "libvirt_domain_block_stats_read_time_seconds_total",
-         "Time spent reading.", True, NS),
+    Stat(
+        "rd.times",
+        "libvirt_domain_block_stats_read_time_seconds_total",
+        "Time spent reading.",
+        True,
+        NS,
+    ),
     Stat("wr.bytes", "libvirt_domain_block_stats_write_bytes_total", "Bytes written.", True),
     Stat("wr.reqs", "libvirt_domain_block_stats_write_requests_total", "Write requests.", True),
-    Stat("wr.times", "libvirt_domain_block_stats_write_time_seconds_total",
-         "Time spent writing.", True, NS),
+    Stat(
+        "wr.times",
+        "libvirt_domain_block_stats_write_time_seconds_total",
+        "Time spent writing.",
+        True,
+        NS,
+    ),
     Stat("fl.reqs", "libvirt_domain_block_stats_flush_requests_total", "Flush requests.", True),
-    Stat("fl.times", "libvirt_domain_block_stats_flush_time_seconds_total",
-         "Time spent flushing.", True, NS),
-    Stat("capacity", "libvirt_domain_block_stats_capacity_bytes",
-         "Logical size of the disk image."),
-    Stat("allocation", "libvirt_domain_block_stats_allocation_bytes",
-         "Highest written offset (or allocated extent) of the disk image."),
-    Stat("physical", "libvirt_domain_block_stats_physical_bytes",
-         "Space the disk image takes on its storage."),
+    Stat(
+        "fl.times",
+        "libvirt_domain_block_stats_flush_time_seconds_total",
+        "Time spent flushing.",
+        True,
+        NS,
+    ),
+    Stat(
+        "capacity", "libvirt_domain_block_stats_capacity_bytes", "Logical size of the disk image."
+    ),
+    Stat(
+        "allocation",
+        "libvirt_domain_block_stats_allocation_bytes",
+        "Highest written offset (or allocated extent) of the disk image.",
+    ),
+    Stat(
+        "physical",
+        "libvirt_domain_block_stats_physical_bytes",
+        "Space the disk image takes on its storage.",
+    ),
 )
 
 NET_STATS = tuple(
@@ -81,43 +103,108 @@ NET_STATS = tuple(
 )
 
 MEMORY_STATS = (
-    Stat("balloon.current", "libvirt_domain_memory_stats_current_balloon_bytes",
-         "Current balloon size.", scale=KIB),
-    Stat("balloon.maximum", "libvirt_domain_memory_stats_maximum_bytes",
-         "Maximum memory the domain may use.", scale=KIB),
-    Stat("balloon.swap_in", "libvirt_domain_memory_stats_swap_in_bytes",
-         "Data the guest read from swap.", scale=KIB),
-    Stat("balloon.swap_out", "libvirt_domain_memory_stats_swap_out_bytes",
-         "Data the guest wrote to swap.", scale=KIB),
-    Stat("balloon.major_fault", "libvirt_domain_memory_stats_major_fault_total",
-         "Major page faults in the guest.", True),
-    Stat("balloon.minor_fault", "libvirt_domain_memory_stats_minor_fault_total",
-         "Minor page faults in the guest.", True),
-    Stat("balloon.unused", "libvirt_domain_memory_stats_unused_bytes",
-         "Memory the guest leaves unused.", scale=KIB),
-    Stat("balloon.available", "libvirt_domain_memory_stats_available_bytes",
-         "Memory the guest sees.", scale=KIB),
-    Stat("balloon.usable", "libvirt_domain_memory_stats_usable_bytes",
-         "Memory the guest can use without swapping (its MemAvailable).", scale=KIB),
-    Stat("balloon.last-update", "libvirt_domain_memory_stats_last_update_timestamp_seconds",
-         "When the guest last updated its memory stats, in Unix time."),
-    Stat("balloon.disk_caches", "libvirt_domain_memory_stats_disk_caches_bytes",
-         "Guest memory used for disk caches.", scale=KIB),
-    Stat("balloon.hugetlb_pgalloc", "libvirt_domain_memory_stats_hugetlb_pgalloc_total",
-         "Successful huge page allocations in the guest.", True),
-    Stat("balloon.hugetlb_pgfail", "libvirt_domain_memory_stats_hugetlb_pgfail_total",
-         "Failed huge page allocations in the guest.", True),
-    Stat("balloon.rss", "libvirt_domain_memory_stats_rss_bytes",
-         "Resident memory of the hypervisor process running the domain.", scale=KIB),
+    Stat(
+        "balloon.current",
+        "libvirt_domain_memory_stats_current_balloon_bytes",
+        "Current balloon size.",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.maximum",
+        "libvirt_domain_memory_stats_maximum_bytes",
+        "Maximum memory the domain may use.",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.swap_in",
+        "libvirt_domain_memory_stats_swap_in_bytes",
+        "Data the guest read from swap.",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.swap_out",
+        "libvirt_domain_memory_stats_swap_out_bytes",
+        "Data the guest wrote to swap.",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.major_fault",
+        "libvirt_domain_memory_stats_major_fault_total",
+        "Major page faults in the guest.",
+        True,
+    ),
+    Stat(
+        "balloon.minor_fault",
+        "libvirt_domain_memory_stats_minor_fault_total",
+        "Minor page faults in the guest.",
+        True,
+    ),
+    Stat(
+        "balloon.unused",
+        "libvirt_domain_memory_stats_unused_bytes",
+        "Memory the guest leaves unused.",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.available",
+        "libvirt_domain_memory_stats_available_bytes",
+        "Memory the guest sees.",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.usable",
+        "libvirt_domain_memory_stats_usable_bytes",
+        "Memory the guest can use without swapping (its MemAvailable).",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.last-update",
+        "libvirt_domain_memory_stats_last_update_timestamp_seconds",
+        "When the guest last updated its memory stats, in Unix time.",
+    ),
+    Stat(
+        "balloon.disk_caches",
+        "libvirt_domain_memory_stats_disk_caches_bytes",
+        "Guest memory used for disk caches.",
+        scale=KIB,
+    ),
+    Stat(
+        "balloon.hugetlb_pgalloc",
+        "libvirt_domain_memory_stats_hugetlb_pgalloc_total",
+        "Successful huge page allocations in the guest.",
+        True,
+    ),
+    Stat(
+        "balloon.hugetlb_pgfail",
+        "libvirt_domain_memory_stats_hugetlb_pgfail_total",
+        "Failed huge page allocations in the guest.",
+        True,
+    ),
+    Stat(
+        "balloon.rss",
+        "libvirt_domain_memory_stats_rss_bytes",
+        "Resident memory of the hypervisor process running the domain.",
+        scale=KIB,
+    ),
 )
 
 VCPU_STATS = (
     Stat("state", "libvirt_domain_vcpu_state", "vCPU state: 0 offline, 1 running, 2 blocked."),
     Stat("time", "libvirt_domain_vcpu_time_seconds_total", "CPU time used by the vCPU.", True, NS),
-    Stat("wait", "libvirt_domain_vcpu_wait_seconds_total",
-         "Time the vCPU wanted to run but the host ran something else.", True, NS),
-    Stat("delay", "libvirt_domain_vcpu_delay_seconds_total",
-         "Time the vCPU waited in the host run queue (steal time in the guest).", True, NS),
+    Stat(
+        "wait",
+        "libvirt_domain_vcpu_wait_seconds_total",
+        "Time the vCPU wanted to run but the host ran something else.",
+        True,
+        NS,
+    ),
+    Stat(
+        "delay",
+        "libvirt_domain_vcpu_delay_seconds_total",
+        "Time the vCPU waited in the host run queue (steal time in the guest).",
+        True,
+        NS,
+    ),
 )
 
 
@@ -164,31 +251,56 @@ def domain_families(domains: Sequence[tuple[DomainDescription, Record]]) -> list
     """Every per-domain family, for all domains of one cycle."""
     f = _Families()
     d = ["domain"]
-    info = f.gauge("libvirt_domain_info",
-                   "Domain OS boot settings as labels; always 1.",
-                   ["domain", "os_type", "os_type_arch", "os_type_machine"])
+    info = f.gauge(
+        "libvirt_domain_info",
+        "Domain OS boot settings as labels; always 1.",
+        ["domain", "os_type", "os_type_arch", "os_type_machine"],
+    )
     openstack = f.gauge(
         "libvirt_domain_openstack_info",
         "Nova metadata of the domain as labels (empty for non-Nova domains); always 1.",
-        ["domain", "instance_name", "instance_id", "flavor_name", "user_name", "user_id",
-         "project_name", "project_id"],
+        [
+            "domain",
+            "instance_name",
+            "instance_id",
+            "flavor_name",
+            "user_name",
+            "user_id",
+            "project_name",
+            "project_id",
+        ],
     )
-    state = f.gauge("libvirt_domain_info_state",
-                    "Domain state code (virDomainState), described in state_desc.",
-                    ["domain", "state_desc"])
-    max_mem = f.gauge("libvirt_domain_info_maximum_memory_bytes",
-                      "Maximum memory of the domain.", d)
-    mem = f.gauge("libvirt_domain_info_memory_usage_bytes",
-                  "Memory currently given to the domain.", d)
+    state = f.gauge(
+        "libvirt_domain_info_state",
+        "Domain state code (virDomainState), described in state_desc.",
+        ["domain", "state_desc"],
+    )
+    max_mem = f.gauge(
+        "libvirt_domain_info_maximum_memory_bytes", "Maximum memory of the domain.", d
+    )
+    mem = f.gauge(
+        "libvirt_domain_info_memory_usage_bytes", "Memory currently given to the domain.", d
+    )
     vcpus = f.gauge("libvirt_domain_info_virtual_cpus", "Number of vCPUs online.", d)
-    cpu = f.counter("libvirt_domain_info_cpu_time_seconds_total",
-                    "CPU time used by the domain.", d)
+    cpu = f.counter("libvirt_domain_info_cpu_time_seconds_total", "CPU time used by the domain.", d)
     for desc, rec in domains:
         name = desc.name
         nova = desc.nova
         _add(info, [name, desc.os_type, desc.os_arch, desc.os_machine], 1.0)
-        _add(openstack, [name, nova.instance_name, desc.uuid, nova.flavor_name, nova.user_name,
-                         nova.user_id, nova.project_name, nova.project_id], 1.0)
+        _add(
+            openstack,
+            [
+                name,
+                nova.instance_name,
+                desc.uuid,
+                nova.flavor_name,
+                nova.user_name,
+                nova.user_id,
+                nova.project_name,
+                nova.project_id,
+            ],
+            1.0,
+        )
         code = int(rec.get("state.state", 0))
         _add(state, [name, STATE_DESC.get(code, "unknown")], float(code))
         _add(max_mem, [name], float(rec.get("balloon.maximum", desc.max_memory_kib)) * KIB)
@@ -209,8 +321,19 @@ def _block(f: _Families, desc: DomainDescription, rec: Record) -> None:
     info = f.gauge(
         "libvirt_domain_block_stats_info",
         "Disk configuration as labels; always 1.",
-        ["domain", "disk_type", "target_bus", "driver_name", "driver_type", "driver_cache",
-         "driver_discard", "source_file", "source_protocol", "target_device", "serial"],
+        [
+            "domain",
+            "disk_type",
+            "target_bus",
+            "driver_name",
+            "driver_type",
+            "driver_cache",
+            "driver_discard",
+            "source_file",
+            "source_protocol",
+            "target_device",
+            "serial",
+        ],
     )
     for i in range(int(rec.get("block.count", 0))):
         prefix = f"block.{i}."
@@ -219,9 +342,23 @@ def _block(f: _Families, desc: DomainDescription, rec: Record) -> None:
         if not dev or (disk is not None and disk.is_media):
             continue
         if disk is not None:
-            _add(info, [desc.name, disk.disk_type, disk.target_bus, disk.driver_name,
-                        disk.driver_type, disk.driver_cache, disk.driver_discard,
-                        disk.source_file, disk.source_protocol, dev, disk.serial], 1.0)
+            _add(
+                info,
+                [
+                    desc.name,
+                    disk.disk_type,
+                    disk.target_bus,
+                    disk.driver_name,
+                    disk.driver_type,
+                    disk.driver_cache,
+                    disk.driver_discard,
+                    disk.source_file,
+                    disk.source_protocol,
+                    dev,
+                    disk.serial,
+                ],
+                1.0,
+            )
         for stat in BLOCK_STATS:
             value = rec.get(prefix + stat.key)
             if value is not None:
@@ -234,8 +371,15 @@ def _net(f: _Families, desc: DomainDescription, rec: Record) -> None:
     info = f.gauge(
         "libvirt_domain_interface_stats_info",
         "Network interface configuration as labels; always 1.",
-        ["domain", "interface_type", "source_bridge", "target_device", "mac_address",
-         "model_type", "mtu_size"],
+        [
+            "domain",
+            "interface_type",
+            "source_bridge",
+            "target_device",
+            "mac_address",
+            "model_type",
+            "mtu_size",
+        ],
     )
     for i in range(int(rec.get("net.count", 0))):
         prefix = f"net.{i}."
@@ -244,8 +388,19 @@ def _net(f: _Families, desc: DomainDescription, rec: Record) -> None:
             continue
         nic = nics.get(dev)
         if nic is not None:
-            _add(info, [desc.name, nic.interface_type, nic.source_bridge, dev, nic.mac_address,
-                        nic.model_type, nic.mtu_size], 1.0)
+            _add(
+                info,
+                [
+                    desc.name,
+                    nic.interface_type,
+                    nic.source_bridge,
+                    dev,
+                    nic.mac_address,
+                    nic.model_type,
+                    nic.mtu_size,
+                ],
+                1.0,
+            )
         for stat in NET_STATS:
             value = rec.get(prefix + stat.key)
             if value is not None:
@@ -261,9 +416,11 @@ def _memory(f: _Families, name: str, rec: Record) -> None:
     usable = rec.get("balloon.usable")
     if available and usable is not None:  # only when computable: never NaN
         _add(
-            f.gauge("libvirt_domain_memory_stats_used_percent",
-                    "Share of the guest's memory in use: (available - usable) / available.",
-                    ["domain"]),
+            f.gauge(
+                "libvirt_domain_memory_stats_used_percent",
+                "Share of the guest's memory in use: (available - usable) / available.",
+                ["domain"],
+            ),
             [name],
             (float(available) - float(usable)) / float(available) * 100.0,
         )
@@ -288,10 +445,16 @@ def _vcpu(f: _Families, name: str, rec: Record) -> None:
 
 def connection_families(up: bool, domains: int | None) -> list[Metric]:
     out: list[Metric] = [
-        GaugeMetricFamily("libvirt_up", "Whether the connection to libvirt works (1) or not (0).",
-                          value=1.0 if up else 0.0)
+        GaugeMetricFamily(
+            "libvirt_up",
+            "Whether the connection to libvirt works (1) or not (0).",
+            value=1.0 if up else 0.0,
+        )
     ]
     if domains is not None:
-        out.append(GaugeMetricFamily("libvirt_domains", "Number of domains, in any state.",
-                                     value=float(domains)))
+        out.append(
+            GaugeMetricFamily(
+                "libvirt_domains", "Number of domains, in any state.", value=float(domains)
+            )
+        )
     return out

@@ -28,8 +28,16 @@ MEMORY_KEYS = {
     "rss": "balloon.rss",
 }
 BLOCK_FIELDS = ("rd.reqs", "rd.bytes", "wr.reqs", "wr.bytes")
-NET_FIELDS = ("rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs",
-              "tx.drop")
+NET_FIELDS = (
+    "rx.bytes",
+    "rx.pkts",
+    "rx.errs",
+    "rx.drop",
+    "tx.bytes",
+    "tx.pkts",
+    "tx.errs",
+    "tx.drop",
+)
 # Errors that concern one domain or one device, not the connection: skip that part only.
 DOMAIN_ERRORS = {
     libvirt.VIR_ERR_NO_DOMAIN,
