@@ -187,5 +187,5 @@ def test_tls(tmp_path: Path) -> None:
             assert b"libvirt_up" not in data
         conn = http.client.HTTPSConnection(exp.host, exp.port, context=context, timeout=10)
         conn.request("GET", "/metrics")
-        assert b"libvirt_up" in conn.getresponse().read()
+        assert b"openstack_exporter_build_info" in conn.getresponse().read()
         conn.close()
