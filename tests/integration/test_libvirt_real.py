@@ -86,18 +86,30 @@ def paused(libvirtd: PrivateLibvirtd) -> Iterator[PrivateLibvirtd]:
 
 
 def test_values_match_virsh_domstats(paused: PrivateLibvirtd) -> None:
+    """Read virsh, then the collector, then virsh again: every exported value must lie
+    between the two virsh readings (equal to both when nothing moved, which is the case
+    for all but QEMU's own CPU time and RSS on a paused domain)."""
+    before = virsh_domstats(paused.ro_uri)
     collector = LibvirtCollector(paused.ro_uri)
     result = collector.collect()
+    after = virsh_domstats(paused.ro_uri)
     assert result.success, result.error
     assert collector.mode == "bulk"
     got = _samples(render(result.families).decode())
-    virsh = virsh_domstats(paused.ro_uri)
     assert _get(got, "libvirt_up") == 1
-    assert _get(got, "libvirt_domains") == len(virsh) == len(paused.domains)
+    assert _get(got, "libvirt_domains") == len(before) == len(paused.domains)
 
     for tiny in paused.domains:
-        v = virsh[tiny.name]
         d = tiny.name
+        lo, hi = before[d], after[d]
+
+        def between(metric: str, key: str, scale: float = 1.0, **labels: str) -> None:
+            value = _get(got, metric, domain=d, **labels)  # noqa: B023 - used at once
+            low = int(lo[key]) * scale  # noqa: B023
+            high = int(hi[key]) * scale  # noqa: B023
+            assert low - abs(low) * 1e-12 <= value <= high + abs(high) * 1e-12, (metric, key)
+
+        assert lo["state.state"] == "3"
         assert (
             _get(
                 got,
@@ -105,56 +117,52 @@ def test_values_match_virsh_domstats(paused: PrivateLibvirtd) -> None:
                 domain=d,
                 state_desc="the domain is paused by user",
             )
-            == int(v["state.state"])
             == 3
         )
-        assert (
-            _get(got, "libvirt_domain_info_cpu_time_seconds_total", domain=d)
-            == int(v["cpu.time"]) / 1e9
-        )
-        assert (
-            _get(got, "libvirt_domain_info_memory_usage_bytes", domain=d)
-            == int(v["balloon.current"]) * 1024
-        )
-        assert (
-            _get(got, "libvirt_domain_info_maximum_memory_bytes", domain=d)
-            == int(v["balloon.maximum"]) * 1024
-        )
-        assert _get(got, "libvirt_domain_info_virtual_cpus", domain=d) == int(v["vcpu.current"])
-        assert _get(got, "libvirt_domain_vcpu_maximum", domain=d) == int(v["vcpu.maximum"])
-        assert (
-            _get(got, "libvirt_domain_vcpu_time_seconds_total", domain=d, vcpu="0")
-            == int(v["vcpu.0.time"]) / 1e9
-        )
-        assert _get(got, "libvirt_domain_vcpu_state", domain=d, vcpu="0") == int(v["vcpu.0.state"])
+        between("libvirt_domain_info_cpu_time_seconds_total", "cpu.time", 1e-9)
+        between("libvirt_domain_info_memory_usage_bytes", "balloon.current", 1024)
+        between("libvirt_domain_info_maximum_memory_bytes", "balloon.maximum", 1024)
+        between("libvirt_domain_memory_stats_rss_bytes", "balloon.rss", 1024)
+        between("libvirt_domain_info_virtual_cpus", "vcpu.current")
+        between("libvirt_domain_vcpu_maximum", "vcpu.maximum")
+        between("libvirt_domain_vcpu_state", "vcpu.0.state", vcpu="0")
+        between("libvirt_domain_vcpu_time_seconds_total", "vcpu.0.time", 1e-9, vcpu="0")
+        between("libvirt_domain_vcpu_wait_seconds_total", "vcpu.0.wait", 1e-9, vcpu="0")
+        between("libvirt_domain_vcpu_delay_seconds_total", "vcpu.0.delay", 1e-9, vcpu="0")
 
-        assert v["block.0.name"] == "vda"
-        blk = {"domain": d, "target_device": "vda"}
+        assert lo["block.0.name"] == "vda"
+        assert int(lo["block.0.rd.reqs"]) > 0  # SeaBIOS read the boot sector: real I/O
         for key, metric, scale in [
             ("rd.reqs", "libvirt_domain_block_stats_read_requests_total", 1.0),
             ("rd.bytes", "libvirt_domain_block_stats_read_bytes_total", 1.0),
             ("rd.times", "libvirt_domain_block_stats_read_time_seconds_total", 1e-9),
             ("wr.reqs", "libvirt_domain_block_stats_write_requests_total", 1.0),
             ("wr.bytes", "libvirt_domain_block_stats_write_bytes_total", 1.0),
+            ("wr.times", "libvirt_domain_block_stats_write_time_seconds_total", 1e-9),
             ("fl.reqs", "libvirt_domain_block_stats_flush_requests_total", 1.0),
+            ("fl.times", "libvirt_domain_block_stats_flush_time_seconds_total", 1e-9),
             ("capacity", "libvirt_domain_block_stats_capacity_bytes", 1.0),
             ("allocation", "libvirt_domain_block_stats_allocation_bytes", 1.0),
             ("physical", "libvirt_domain_block_stats_physical_bytes", 1.0),
         ]:
-            assert _get(got, metric, **blk) == int(v[f"block.0.{key}"]) * scale, key
-        assert int(v["block.0.rd.reqs"]) > 0  # SeaBIOS read the boot sector: real I/O
+            between(metric, f"block.0.{key}", scale, target_device="vda")
 
-        assert v["net.0.name"] == tiny.tap
-        nic = {"domain": d, "target_device": tiny.tap}
-        for key, metric in [
-            ("rx.bytes", "libvirt_domain_interface_stats_receive_bytes_total"),
-            ("rx.pkts", "libvirt_domain_interface_stats_receive_packets_total"),
-            ("tx.bytes", "libvirt_domain_interface_stats_transmit_bytes_total"),
-            ("tx.pkts", "libvirt_domain_interface_stats_transmit_packets_total"),
-            ("rx.drop", "libvirt_domain_interface_stats_receive_drops_total"),
-            ("tx.errs", "libvirt_domain_interface_stats_transmit_errors_total"),
+        assert lo["net.0.name"] == tiny.tap
+        for key, direction, what in [
+            (k, dr, w)
+            for dr, prefix in (("receive", "rx"), ("transmit", "tx"))
+            for k, w in (
+                (f"{prefix}.bytes", "bytes"),
+                (f"{prefix}.pkts", "packets"),
+                (f"{prefix}.errs", "errors"),
+                (f"{prefix}.drop", "drops"),
+            )
         ]:
-            assert _get(got, metric, **nic) == int(v[f"net.0.{key}"]), key
+            between(
+                f"libvirt_domain_interface_stats_{direction}_{what}_total",
+                f"net.0.{key}",
+                target_device=tiny.tap,
+            )
 
         assert (
             _get(

@@ -3,12 +3,13 @@
     python -m tests.support.record_qemu_stats OUTDIR [--cache-dir DIR]
 
 Starts the private libvirtd (``tests.support.libvirtd``) with one tiny domain, lets it
-run for a few seconds so counters move, then writes:
+boot from the network (iPXE) for a few seconds so counters move, then writes:
 
 * ``qemu_domstats.json``: the ``getAllDomainStats`` record of that domain (read-only
   connection, STATE|CPU_TOTAL|BALLOON|VCPU|INTERFACE|BLOCK) plus its name and uuid;
 * ``qemu_perdomain.json``: what the per-domain calls return, taken right after the bulk
-  call, so tests can check that both code paths of the collector agree;
+  call, so tests can check that both code paths of the collector agree; a second bulk
+  record taken right after them brackets the counters that moved in between;
 * ``qemu_domain.xml``: ``XMLDesc(0)`` as a read-only client sees it.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 
 from tests.support.libvirtd import PrivateLibvirtd, unavailable_reason
 
-SETTLE_SECONDS = 3.0
+SETTLE_SECONDS = 4.0
 
 
 def _stats_flags(libvirt: Any) -> dict[str, int]:
@@ -60,7 +61,7 @@ def record(outdir: Path, cache_dir: Path | None = None) -> dict[str, float]:
         daemon = PrivateLibvirtd(Path(tmp), cache_dir=cache_dir)
         try:
             daemon.start()
-            (dom,) = daemon.define_tiny_domains(1)
+            (dom,) = daemon.define_tiny_domains(1, net_boot=True)
             time.sleep(SETTLE_SECONDS)
             with daemon.connection(readonly=True) as conn:
                 handle = conn.lookupByUUIDString(dom.uuid)
@@ -76,6 +77,7 @@ def record(outdir: Path, cache_dir: Path | None = None) -> dict[str, float]:
                     "blockInfo": _call(lambda: handle.blockInfo("vda"), libvirt),
                     "interfaceStats": _call(lambda: handle.interfaceStats(dom.tap), libvirt),
                 }
+                records_after = conn.getAllDomainStats(mask, 0)
                 xml = str(handle.XMLDesc(0))
                 versions = {
                     "libvirt_version": int(conn.getLibVersion()),
@@ -84,6 +86,7 @@ def record(outdir: Path, cache_dir: Path | None = None) -> dict[str, float]:
         finally:
             daemon.close()
     stats = next(s for d, s in records if d.UUIDString() == dom.uuid)
+    stats_after = next(s for d, s in records_after if d.UUIDString() == dom.uuid)
     common = {"name": dom.name, "uuid": dom.uuid, **versions}
     domstats = {**common, "stats_flags": flags, "stats": _jsonable(stats)}
     perdomain = {
@@ -91,6 +94,8 @@ def record(outdir: Path, cache_dir: Path | None = None) -> dict[str, float]:
         "block_device": "vda",
         "interface_device": dom.tap,
         "calls": per_domain,
+        # Counters move while the calls run: they lie between "stats" and this.
+        "bulk_stats_after": _jsonable(stats_after),
     }
     (outdir / "qemu_domstats.json").write_text(json.dumps(domstats, indent=2, sort_keys=True))
     (outdir / "qemu_perdomain.json").write_text(json.dumps(perdomain, indent=2, sort_keys=True))

@@ -160,7 +160,7 @@ MEMORY_STATS = (
     Stat(
         "balloon.last-update",
         "libvirt_domain_memory_stats_last_update_timestamp_seconds",
-        "When the guest last updated its memory stats, in Unix time.",
+        "When the guest last updated its memory stats, in Unix time (absent until it has).",
     ),
     Stat(
         "balloon.disk_caches",
@@ -410,7 +410,7 @@ def _net(f: _Families, desc: DomainDescription, rec: Record) -> None:
 def _memory(f: _Families, name: str, rec: Record) -> None:
     for stat in MEMORY_STATS:
         value = rec.get(stat.key)
-        if value is not None:
+        if value is not None and not (stat.key == "balloon.last-update" and not value):
             _add(f.stat(stat, ["domain"]), [name], float(value) * stat.scale)
     available = rec.get("balloon.available")
     usable = rec.get("balloon.usable")

@@ -94,10 +94,9 @@ def per_domain_record(
         try:
             values = dom.blockStats(disk.target_device)
             rec.update(zip((prefix + k for k in BLOCK_FIELDS), values[:4], strict=True))
-            capacity, allocation, physical = dom.blockInfo(disk.target_device)
-            rec[prefix + "capacity"] = capacity
-            rec[prefix + "allocation"] = allocation
-            rec[prefix + "physical"] = physical
+            # blockInfo's allocation/physical mean something else than the bulk fields of
+            # the same names, so only the capacity (same meaning on both paths) is taken.
+            rec[prefix + "capacity"] = dom.blockInfo(disk.target_device)[0]
         except libvirt.libvirtError as exc:
             _part_failed(exc)
     rec["net.count"] = len(desc.interfaces)
