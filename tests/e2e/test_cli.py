@@ -1,0 +1,53 @@
+"""The command line as an operator meets it: --once, a dead libvirt, readiness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.support.exporter import DEMO_NODE, REPO, run_exporter
+
+DEAD_URI = "qemu+unix:///system?socket=/nonexistent/libvirt-sock-ro"
+
+
+def _once(uri: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", "--once", "--libvirt.uri", uri],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_once_prints_exposition_and_succeeds() -> None:
+    proc = _once(f"test://{DEMO_NODE}")
+    assert proc.returncode == 0, proc.stderr
+    assert "libvirt_domains 20.0" in proc.stdout
+    assert 'openstack_exporter_collector_success{collector="libvirt"} 1.0' in proc.stdout
+
+
+def test_once_with_dead_libvirt_exits_1_and_says_why() -> None:
+    proc = _once(DEAD_URI)
+    assert proc.returncode == 1
+    assert "libvirt_up 0.0" in proc.stdout
+    assert 'openstack_exporter_collector_success{collector="libvirt"} 0.0' in proc.stdout
+    assert "cannot connect" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_dead_libvirt_is_alive_but_not_ready() -> None:
+    with run_exporter(["--libvirt.uri", DEAD_URI], ready=False) as exp:
+        exp.wait_for("libvirt_up 0.0")
+        assert exp.get("/healthz").status == 200
+        assert exp.get("/readyz").status == 503
+        body = exp.metrics()
+        assert 'openstack_exporter_collector_success{collector="libvirt"} 0.0' in body
+
+
+def test_disabled_collector_serves_self_metrics_only() -> None:
+    with run_exporter(["--no-collector.libvirt"]) as exp:
+        body = exp.metrics()
+        assert "libvirt_" not in body
+        assert "openstack_exporter_build_info" in body
