@@ -9,29 +9,15 @@ from typing import Any
 
 import libvirt
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.libvirt.collector import LibvirtCollector
 from exporter.collectors.libvirt.connection import LibvirtConnection
 from exporter.snapshot import render
 from tests.support.libvirtd import PrivateLibvirtd
+from tests.support.metrics import parse_samples, sample
 from tests.support.servers import require
 
 pytestmark = pytest.mark.real_libvirt
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _samples(text: str) -> Samples:
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for fam in text_string_to_metric_families(text)
-        for s in fam.samples
-    }
-
-
-def _get(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, frozenset(labels.items()))]
 
 
 def virsh_domstats(uri: str) -> dict[str, dict[str, str]]:
@@ -95,23 +81,23 @@ def test_values_match_virsh_domstats(paused: PrivateLibvirtd) -> None:
     after = virsh_domstats(paused.ro_uri)
     assert result.success, result.error
     assert collector.mode == "bulk"
-    got = _samples(render(result.families).decode())
-    assert _get(got, "libvirt_up") == 1
-    assert _get(got, "libvirt_domains") == len(before) == len(paused.domains)
+    got = parse_samples(render(result.families).decode())
+    assert sample(got, "libvirt_up") == 1
+    assert sample(got, "libvirt_domains") == len(before) == len(paused.domains)
 
     for tiny in paused.domains:
         d = tiny.name
         lo, hi = before[d], after[d]
 
         def between(metric: str, key: str, scale: float = 1.0, **labels: str) -> None:
-            value = _get(got, metric, domain=d, **labels)  # noqa: B023 - used at once
+            value = sample(got, metric, domain=d, **labels)  # noqa: B023 - used at once
             low = int(lo[key]) * scale  # noqa: B023
             high = int(hi[key]) * scale  # noqa: B023
             assert low - abs(low) * 1e-12 <= value <= high + abs(high) * 1e-12, (metric, key)
 
         assert lo["state.state"] == "3"
         assert (
-            _get(
+            sample(
                 got,
                 "libvirt_domain_info_state",
                 domain=d,
@@ -165,7 +151,7 @@ def test_values_match_virsh_domstats(paused: PrivateLibvirtd) -> None:
             )
 
         assert (
-            _get(
+            sample(
                 got,
                 "libvirt_domain_openstack_info",
                 domain=d,
@@ -180,7 +166,7 @@ def test_values_match_virsh_domstats(paused: PrivateLibvirtd) -> None:
             == 1
         )
         assert (
-            _get(
+            sample(
                 got,
                 "libvirt_domain_interface_stats_info",
                 domain=d,

@@ -11,18 +11,10 @@ from typing import Any
 import libvirt
 import pytest
 
+from exporter.collectors.libvirt.collector import STATS_GROUPS as STATS
 from tests.support.libvirtd import NOVA_NS, PrivateLibvirtd, process_alive
 
 pytestmark = pytest.mark.real_libvirt
-
-STATS = (
-    libvirt.VIR_DOMAIN_STATS_STATE
-    | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
-    | libvirt.VIR_DOMAIN_STATS_BALLOON
-    | libvirt.VIR_DOMAIN_STATS_VCPU
-    | libvirt.VIR_DOMAIN_STATS_INTERFACE
-    | libvirt.VIR_DOMAIN_STATS_BLOCK
-)
 
 
 def _stats(daemon: PrivateLibvirtd) -> dict[str, dict[str, Any]]:

@@ -10,22 +10,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.collectors.libvirt.domainxml import parse_domain_xml
 from exporter.collectors.libvirt.families import connection_families, domain_families
 from exporter.snapshot import render
+from tests.support.metrics import Samples, parse_samples, sample
 from tests.unit.test_domainxml import NOVA_XML
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def samples(records: list[tuple[Any, dict[str, Any]]]) -> Samples:
-    text = render(domain_families(records)).decode()
-    out: Samples = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
+    return parse_samples(render(domain_families(records)).decode())
 
 
-def value(all_samples: Samples, name: str, **labels: str) -> float:
-    return all_samples[(name, tuple(sorted(labels.items())))]
+value = sample
 
 
 RUNNING = {

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.libvirt.domainxml import parse_domain_xml
 from exporter.collectors.libvirt.families import domain_families
 from exporter.collectors.libvirt.records import per_domain_record
 from exporter.snapshot import render
+from tests.support.metrics import Samples, parse_samples
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BULK = json.loads((FIXTURES / "qemu_domstats.json").read_text())
@@ -21,13 +21,8 @@ PER_DOMAIN = json.loads((FIXTURES / "qemu_perdomain.json").read_text())
 XML = (FIXTURES / "qemu_domain.xml").read_text()
 
 
-def _samples(rec: dict[str, Any]) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = render(domain_families([(parse_domain_xml(XML), rec)])).decode()
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for fam in text_string_to_metric_families(text)
-        for s in fam.samples
-    }
+def _samples(rec: dict[str, Any]) -> Samples:
+    return parse_samples(render(domain_families([(parse_domain_xml(XML), rec)])).decode())
 
 
 def test_recorded_bulk_record_to_metrics() -> None:
