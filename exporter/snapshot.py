@@ -10,14 +10,13 @@ from __future__ import annotations
 import gzip
 import platform
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client.core import CollectorRegistry
-from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter import __version__
+from exporter.exposition import render
 
 GZIP_LEVEL = 5  # past 5 the body barely shrinks while the render CPU keeps growing
 
@@ -29,22 +28,6 @@ class CollectorStatus:
     last_success: float | None = None
     timeouts: int = 0
     has_data: bool = False
-
-
-class _Families:
-    """Lets prometheus_client render a fixed list of families."""
-
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self._families
-
-
-def render(families: Iterable[Metric]) -> bytes:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families))
-    return generate_latest(registry)
 
 
 class Snapshot:

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from demo.nodegen import render_node
 from exporter.collectors.libvirt.collector import LibvirtCollector
 from exporter.collectors.libvirt.domainxml import parse_domain_xml
-from exporter.snapshot import render
+from exporter.exposition import render
 
 
 def _by_name(text: str) -> dict[str, list[dict[str, str]]]:

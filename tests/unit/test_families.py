@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.libvirt.domainxml import parse_domain_xml
 from exporter.collectors.libvirt.families import connection_families, domain_families
-from exporter.snapshot import render
+from exporter.exposition import render
 from tests.support.metrics import Samples, parse_samples, sample
 from tests.unit.test_domainxml import NOVA_XML
 

@@ -12,7 +12,7 @@ import pytest
 from exporter.collectors.libvirt.domainxml import parse_domain_xml
 from exporter.collectors.libvirt.families import domain_families
 from exporter.collectors.libvirt.records import per_domain_record
-from exporter.snapshot import render
+from exporter.exposition import render
 from tests.support.metrics import Samples, parse_samples
 
 FIXTURES = Path(__file__).parent / "fixtures"
