@@ -1,9 +1,7 @@
-"""Prometheus text format (0.0.4) rendering, written for a body of 100,000s of samples.
+"""Prometheus text format (0.0.4), rendered once per change for bodies of 100,000s of samples.
 
-prometheus_client's ``generate_latest`` re-validates and re-escapes every label name of every
-sample; at 5,000 domains that is seconds of CPU per cycle. Our families come from code with
-fixed, valid names, so only label values and HELP need escaping, and only when they contain
-a character that needs it.
+Names are validated when a family is made, so only label values and HELP need escaping here,
+and only when they contain a character that needs it.
 """
 
 from __future__ import annotations
@@ -11,9 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
-_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram", "summary": "summary"}
+from exporter.metric import MetricFamily
 
 
 def _escape_value(value: str) -> str:
@@ -33,25 +29,23 @@ def format_value(value: float) -> str:
         return "-Inf"
     if math.isnan(value):
         return "NaN"
-    return repr(float(value))
+    return repr(value)
 
 
-def render(families: Iterable[Metric]) -> bytes:
+def render(families: Iterable[MetricFamily]) -> bytes:
     lines: list[str] = []
     append = lines.append
     for family in families:
-        # The text format names a counter family after its samples, suffix included.
-        name = f"{family.name}_total" if family.type == "counter" else family.name
-        append(f"# HELP {name} {_escape_help(family.documentation)}")
-        append(f"# TYPE {name} {_TYPES.get(family.type, 'untyped')}")
-        for sample in family.samples:
-            value = format_value(sample.value)
-            if sample.labels:
-                labels = ",".join(
-                    f'{key}="{_escape_value(val)}"' for key, val in sample.labels.items()
-                )
-                append(f"{sample.name}{{{labels}}} {value}")
-            else:
-                append(f"{sample.name} {value}")
+        name = family.name
+        append(f"# HELP {name} {_escape_help(family.help)}")
+        append(f"# TYPE {name} {family.type}")
+        if not family.labelnames:
+            for _, value in family.rows:
+                append(f"{name} {format_value(value)}")
+            continue
+        # One %-template per family: label names are written once, not once per sample.
+        template = name + "{" + ",".join(f'{k}="%s"' for k in family.labelnames) + "} %s"
+        for values, value in family.rows:
+            append(template % (*map(_escape_value, values), format_value(value)))
     append("")
     return "\n".join(lines).encode("utf-8")

@@ -81,6 +81,7 @@ class CollectorRunner:
             self._publish_failure(self.timeout)
             return False
         result = cycle.result or Collection(error="no result")
+        cycle.result = None  # the snapshot keeps the rendered text; let the families go
         duration = time.monotonic() - started
         st = self._status
         st.duration = duration

@@ -13,10 +13,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 from exporter import __version__
 from exporter.exposition import render
+from exporter.metric import MetricFamily, counter, gauge
 
 GZIP_LEVEL = 5  # past 5 the body barely shrinks while the render CPU keeps growing
 
@@ -40,7 +39,7 @@ class Snapshot:
         self._rebuild()
 
     def publish(
-        self, name: str, status: CollectorStatus, families: Sequence[Metric] | None
+        self, name: str, status: CollectorStatus, families: Sequence[MetricFamily] | None
     ) -> None:
         """Replace one collector's status and, when ``families`` is given, its part."""
         part = render(families) if families is not None else None
@@ -68,38 +67,38 @@ class Snapshot:
         )
         self._body = (plain, gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0))
 
-    def _self_metrics(self) -> list[Metric]:
+    def _self_metrics(self) -> list[MetricFamily]:
         prefix = "openstack_exporter"
-        success = GaugeMetricFamily(
+        success = gauge(
             f"{prefix}_collector_success",
             "Whether the collector's last cycle succeeded (1) or failed or timed out (0).",
-            labels=["collector"],
+            ["collector"],
         )
-        duration = GaugeMetricFamily(
+        duration = gauge(
             f"{prefix}_collector_duration_seconds",
             "How long the collector's last cycle took, up to its deadline.",
-            labels=["collector"],
+            ["collector"],
         )
-        last = GaugeMetricFamily(
+        last = gauge(
             f"{prefix}_collector_last_success_timestamp_seconds",
             "Unix time of the collector's last successful cycle.",
-            labels=["collector"],
+            ["collector"],
         )
-        timeouts = CounterMetricFamily(
-            f"{prefix}_collector_timeouts",
+        timeouts = counter(
+            f"{prefix}_collector_timeouts_total",
             "Cycles abandoned at their deadline.",
-            labels=["collector"],
+            ["collector"],
         )
         for name, st in self._status.items():
-            success.add_metric([name], 1.0 if st.success else 0.0)
-            duration.add_metric([name], st.duration)
+            success.add([name], 1.0 if st.success else 0.0)
+            duration.add([name], st.duration)
             if st.last_success is not None:
-                last.add_metric([name], st.last_success)
-            timeouts.add_metric([name], float(st.timeouts))
-        build = GaugeMetricFamily(
+                last.add([name], st.last_success)
+            timeouts.add([name], float(st.timeouts))
+        build = gauge(
             f"{prefix}_build_info",
             "Version of the exporter and of the Python running it; always 1.",
-            labels=["version", "pythonversion"],
+            ["version", "pythonversion"],
         )
-        build.add_metric([__version__, platform.python_version()], 1.0)
+        build.add([__version__, platform.python_version()], 1.0)
         return [success, duration, last, timeouts, build]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from prometheus_client.metrics_core import Metric
+from exporter.metric import MetricFamily
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +16,7 @@ class Collection:
     carries families too; ``error`` is a short, secret-free reason for the log.
     """
 
-    families: list[Metric] = field(default_factory=list)
+    families: list[MetricFamily] = field(default_factory=list)
     error: str | None = None
 
     @property

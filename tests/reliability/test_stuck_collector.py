@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from prometheus_client.metrics_core import GaugeMetricFamily
-
 from exporter.collectors.base import Collection
+from exporter.metric import gauge
 from exporter.scheduler import CollectorRunner, Scheduler
 from exporter.snapshot import Snapshot
 
@@ -24,7 +23,7 @@ class GatedCollector:
         self.calls += 1
         if self.calls in self.block_on:
             self.gate.wait(30)
-        return Collection([GaugeMetricFamily(f"{self.name}_value", "test", value=self.calls)])
+        return Collection([gauge(f"{self.name}_value", "test", value=self.calls)])
 
     def close(self) -> None:
         pass

@@ -1,38 +1,50 @@
-"""Our text renderer says exactly what prometheus_client's would, faster."""
+"""Our text renderer means exactly what prometheus_client's would, and stays valid."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 from prometheus_client.core import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.exposition import format_value, render
+from exporter.metric import MetricFamily, counter, gauge
+
+ROWS = [
+    (('quote " here', "back\\slash"), 1.5),
+    (("new\nline", "plain"), -0.0),
+    (("inf", "x"), math.inf),
+    (("ninf", "x"), -math.inf),
+    (("unicodé ✓", "x"), 1e-9),
+    (("%s %d", "{}"), 2.0),
+]
+HELP = 'Help with \\ backslash\nand "newline".'
 
 
-def _families() -> list[Metric]:
-    gauge = GaugeMetricFamily(
-        "x_bytes", 'Help with \\ backslash\nand "newline".', labels=["a", "b"]
-    )
-    gauge.add_metric(['quote " here', "back\\slash"], 1.5)
-    gauge.add_metric(["new\nline", "plain"], -0.0)
-    gauge.add_metric(["inf", "x"], math.inf)
-    gauge.add_metric(["ninf", "x"], -math.inf)
-    gauge.add_metric(["unicodé ✓", "x"], 1e-9)
-    counter = CounterMetricFamily("y_total", "A counter.", labels=["c"])
-    counter.add_metric(["1"], 12345678901234.0)
-    plain = GaugeMetricFamily("z", "No labels.", value=3.0)
-    return [gauge, counter, plain]
+def ours() -> list[MetricFamily]:
+    g = gauge("x_bytes", HELP, ["a", "b"])
+    for labels, value in ROWS:
+        g.add(labels, value)
+    c = counter("y_total", "A counter.", ["c"])
+    c.add(["1"], 12345678901234.0)
+    return [g, c, gauge("z", "No labels.", value=3.0)]
+
+
+def theirs() -> list[Metric]:
+    g = GaugeMetricFamily("x_bytes", HELP, labels=["a", "b"])
+    for labels, value in ROWS:
+        g.add_metric(list(labels), value)
+    c = CounterMetricFamily("y_total", "A counter.", labels=["c"])
+    c.add_metric(["1"], 12345678901234.0)
+    return [g, c, GaugeMetricFamily("z", "No labels.", value=3.0)]
 
 
 class _Static:
-    def __init__(self, fams: list[Metric]) -> None:
-        self.fams = fams
-
     def collect(self) -> list[Metric]:
-        return self.fams
+        return theirs()
 
 
 def _parsed(text: str) -> list[tuple[str, str, str, list[tuple[str, dict[str, str], float]]]]:
@@ -44,17 +56,16 @@ def _parsed(text: str) -> list[tuple[str, str, str, list[tuple[str, dict[str, st
 
 def test_same_meaning_as_prometheus_client() -> None:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Static(_families()))  # type: ignore[arg-type]
-    theirs = _parsed(generate_latest(registry).decode())
-    ours = _parsed(render(_families()).decode())
-    assert ours == theirs
+    registry.register(_Static())
+    assert _parsed(render(ours()).decode()) == _parsed(generate_latest(registry).decode())
 
 
 def test_text_details() -> None:
-    text = render(_families()).decode()
+    text = render(ours()).decode()
     assert '# HELP x_bytes Help with \\\\ backslash\\nand "newline".' in text
     assert 'x_bytes{a="quote \\" here",b="back\\\\slash"} 1.5' in text
     assert 'x_bytes{a="new\\nline",b="plain"} -0.0' in text
+    assert 'x_bytes{a="%s %d",b="{}"} 2.0' in text
     assert "# TYPE y_total counter" in text
     assert 'y_total{c="1"} 12345678901234.0' in text
     assert "z 3.0" in text
@@ -69,3 +80,17 @@ def test_format_value_special_cases() -> None:
         "2.0",
         "1e-09",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "labels"),
+    [
+        ("bad-name", "gauge", ()),
+        ("ok", "gauge", ("bad-label",)),
+        ("c", "counter", ()),
+        ("ok", "histogram", ()),
+    ],
+)
+def test_invalid_families_are_refused(name: str, kind: str, labels: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match=r"invalid|must end|unsupported"):
+        MetricFamily(name, "h", kind, labels)

@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 from exporter.collectors.libvirt.domainxml import DomainDescription
+from exporter.metric import MetricFamily, counter, gauge
 
 Record = Mapping[str, Any]
 
@@ -208,38 +207,37 @@ VCPU_STATS = (
 )
 
 
-def _family(stat: Stat, labels: Sequence[str]) -> Metric:
-    cls = CounterMetricFamily if stat.counter else GaugeMetricFamily
-    return cls(stat.name, stat.help, labels=list(labels))
+def _family(stat: Stat, labels: Sequence[str]) -> MetricFamily:
+    return (counter if stat.counter else gauge)(stat.name, stat.help, labels)
 
 
 class _Families:
     """Collects families by name, in a stable order of first use."""
 
     def __init__(self) -> None:
-        self.by_name: dict[str, Metric] = {}
+        self.by_name: dict[str, MetricFamily] = {}
 
-    def gauge(self, name: str, help_: str, labels: Sequence[str]) -> Metric:
+    def gauge(self, name: str, help_: str, labels: Sequence[str]) -> MetricFamily:
         fam = self.by_name.get(name)
         if fam is None:
-            fam = self.by_name[name] = GaugeMetricFamily(name, help_, labels=list(labels))
+            fam = self.by_name[name] = gauge(name, help_, labels)
         return fam
 
-    def counter(self, name: str, help_: str, labels: Sequence[str]) -> Metric:
+    def counter(self, name: str, help_: str, labels: Sequence[str]) -> MetricFamily:
         fam = self.by_name.get(name)
         if fam is None:
-            fam = self.by_name[name] = CounterMetricFamily(name, help_, labels=list(labels))
+            fam = self.by_name[name] = counter(name, help_, labels)
         return fam
 
-    def stat(self, stat: Stat, labels: Sequence[str]) -> Metric:
+    def stat(self, stat: Stat, labels: Sequence[str]) -> MetricFamily:
         fam = self.by_name.get(stat.name)
         if fam is None:
             fam = self.by_name[stat.name] = _family(stat, labels)
         return fam
 
 
-def _add(fam: Metric, labels: list[str], value: float) -> None:
-    fam.add_metric(labels, value)  # type: ignore[attr-defined]
+def _add(fam: MetricFamily, labels: Sequence[str], value: float) -> None:
+    fam.rows.append((tuple(labels), value))
 
 
 def is_active(record: Record) -> bool:
@@ -247,7 +245,7 @@ def is_active(record: Record) -> bool:
     return int(record.get("state.state", 0)) not in (0, 5)
 
 
-def domain_families(domains: Sequence[tuple[DomainDescription, Record]]) -> list[Metric]:
+def domain_families(domains: Sequence[tuple[DomainDescription, Record]]) -> list[MetricFamily]:
     """Every per-domain family, for all domains of one cycle."""
     f = _Families()
     d = ["domain"]
@@ -443,9 +441,9 @@ def _vcpu(f: _Families, name: str, rec: Record) -> None:
                 _add(f.stat(stat, ["domain", "vcpu"]), [name, str(n)], float(value) * stat.scale)
 
 
-def connection_families(up: bool, domains: int | None) -> list[Metric]:
-    out: list[Metric] = [
-        GaugeMetricFamily(
+def connection_families(up: bool, domains: int | None) -> list[MetricFamily]:
+    out: list[MetricFamily] = [
+        gauge(
             "libvirt_up",
             "Whether the connection to libvirt works (1) or not (0).",
             value=1.0 if up else 0.0,
@@ -453,8 +451,6 @@ def connection_families(up: bool, domains: int | None) -> list[Metric]:
     ]
     if domains is not None:
         out.append(
-            GaugeMetricFamily(
-                "libvirt_domains", "Number of domains, in any state.", value=float(domains)
-            )
+            gauge("libvirt_domains", "Number of domains, in any state.", value=float(domains))
         )
     return out
