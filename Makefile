@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUN_ADDRESS ?= 127.0.0.1:9198
 DEMO_NODE := $(CURDIR)/demo/node.xml
 
-RUN_APT := libvirt-dev pkg-config
+RUN_APT := libvirt-dev pkg-config gcc python3-dev python3-venv
 TEST_APT := $(RUN_APT) libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
 	qemu-system-x86 qemu-utils prometheus prometheus-libvirt-exporter
 

@@ -145,8 +145,12 @@ def serve(config: Config) -> int:
     def _stop(_signum: int, _frame: object) -> None:
         stopping.set()
 
+    def _hup(_signum: int, _frame: object) -> None:
+        log.warning("SIGHUP ignored: configuration is read once at start; restart to apply")
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _hup)
     scheduler.start()
     server.serve_in_thread()
     scheme = "https" if config.web.tls else "http"

@@ -20,6 +20,7 @@ from exporter.webconfig import WebConfig, load_web_config
 
 DEFAULT_LISTEN_ADDRESS = ":9198"
 COLLECTORS = ("libvirt",)
+RESERVED_PATHS = frozenset({"/", "/healthz", "/readyz"})
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("logfmt", "json")
 
@@ -148,10 +149,10 @@ def load_config_file(path: str) -> dict[str, Any]:
 def build_config(flags: Flags) -> Config:
     """Merge flags, file and defaults into a validated ``Config``."""
     host, port = parse_listen_address(flags.listen_address)
-    if not flags.telemetry_path.startswith("/") or flags.telemetry_path in {"/", "/healthz"}:
+    if not flags.telemetry_path.startswith("/") or flags.telemetry_path in RESERVED_PATHS:
         raise ConfigError(
             f"--web.telemetry-path {flags.telemetry_path!r}: must start with '/' and not be "
-            "'/' or '/healthz'"
+            f"one of {', '.join(sorted(RESERVED_PATHS))}"
         )
     if flags.log_level not in LOG_LEVELS:
         raise ConfigError(f"--log.level {flags.log_level!r}: expected one of {LOG_LEVELS}")
@@ -164,10 +165,12 @@ def build_config(flags: Flags) -> Config:
     enabled_in_file = {"libvirt": libvirt_section.boolean("enabled", True)}
     defaults = LibvirtConfig()
     uri_in_file = libvirt_section.string("uri", defaults.uri)
+    interval = libvirt_section.duration("interval", defaults.interval)
     libvirt = LibvirtConfig(
         uri=flags.libvirt_uri or uri_in_file,
-        interval=libvirt_section.duration("interval", defaults.interval),
-        timeout=libvirt_section.duration("timeout", defaults.timeout),
+        interval=interval,
+        # Unset, the deadline follows a short interval down rather than exceed it.
+        timeout=libvirt_section.duration("timeout", min(defaults.timeout, interval)),
     )
     libvirt_section.finish()
     collectors.finish()

@@ -65,8 +65,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: ExporterHTTPServer
     protocol_version = "HTTP/1.1"
     server_version = f"openstack-telemetry-exporter/{__version__}"
-    sys_version = ""
+
     timeout = 30  # idle or trickling clients give their thread back
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def do_GET(self) -> None:
         self._guarded(head=False)

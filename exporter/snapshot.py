@@ -76,7 +76,7 @@ class Snapshot:
         )
         duration = gauge(
             f"{prefix}_collector_duration_seconds",
-            "How long the collector's last cycle took, up to its deadline.",
+            "How long the collector's last cycle took (while one is stuck: how long so far).",
             ["collector"],
         )
         last = gauge(

@@ -1,7 +1,8 @@
 """The exporter-toolkit web configuration file: TLS and basic-auth users with bcrypt hashes.
 
 Same file format as Prometheus' own exporters (``--web.config.file``), so operators can reuse
-the file they already have. Options we cannot honour are refused, never silently ignored.
+the file they already have. Security options we cannot honour are refused, never silently
+ignored; ``http2`` is accepted and has no effect (this server speaks HTTP/1.1).
 """
 
 from __future__ import annotations
@@ -29,10 +30,20 @@ _TLS_VERSIONS = {
 }
 _CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
-    "RequestClientCert": ssl.CERT_OPTIONAL,
-    "RequireAnyClientCert": ssl.CERT_REQUIRED,
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+# Go accepts a client certificate without verifying it in these modes; Python's ssl module
+# always verifies a presented certificate, so they cannot be honoured and are refused.
+_UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
+# The response headers exporter-toolkit lets operators set: security headers only, never
+# ones the server itself must control (Content-Length, Content-Type, ...).
+_SETTABLE_HEADERS = {
+    "strict-transport-security",
+    "x-content-type-options",
+    "x-frame-options",
+    "x-xss-protection",
+    "content-security-policy",
 }
 
 
@@ -140,7 +151,13 @@ def _tls(data: dict[str, Any], base: Path) -> TLSConfig:
     for key in ("cert_file", "key_file"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise ConfigError(f"--web.config.file: tls_server_config.{key}: required")
-    auth = data.get("client_auth_type", "NoClientCert")
+    auth = str(data.get("client_auth_type", "NoClientCert"))
+    if auth in _UNVERIFIED_CLIENT_AUTH:
+        raise ConfigError(
+            f"--web.config.file: tls_server_config.client_auth_type {auth}: not supported "
+            "(client certificates are always verified); use VerifyClientCertIfGiven or "
+            "RequireAndVerifyClientCert with client_ca_file"
+        )
     if auth not in _CLIENT_AUTH:
         raise ConfigError(
             f"--web.config.file: tls_server_config.client_auth_type {auth!r}: "
@@ -153,7 +170,7 @@ def _tls(data: dict[str, Any], base: Path) -> TLSConfig:
                 f"expected one of {', '.join(_TLS_VERSIONS)}"
             )
     ca = data.get("client_ca_file")
-    if auth.startswith(("Verify", "RequireAndVerify")) and not ca:
+    if auth != "NoClientCert" and not ca:
         raise ConfigError(
             f"--web.config.file: tls_server_config.client_auth_type {auth} needs client_ca_file"
         )
@@ -195,4 +212,14 @@ def load_web_config(path: str) -> WebConfig:
     http = _mapping(data.get("http_server_config"), "http_server_config")
     _reject_unknown(http, {"headers", "http2"}, "http_server_config.")
     headers = {str(k): str(v) for k, v in _mapping(http.get("headers"), "headers").items()}
-    return WebConfig(tls=tls, users=users, headers=headers)
+    for name, value in headers.items():
+        if name.lower() not in _SETTABLE_HEADERS:
+            raise ConfigError(
+                f"--web.config.file: http_server_config.headers.{name}: not settable "
+                f"(allowed: {', '.join(sorted(_SETTABLE_HEADERS))})"
+            )
+        if "\r" in value or "\n" in value:
+            raise ConfigError(f"--web.config.file: http_server_config.headers.{name}: newline")
+    web = WebConfig(tls=tls, users=users, headers=headers)
+    web.ssl_context()  # unreadable or mismatched certificate files: fail now, in one line
+    return web

@@ -41,6 +41,13 @@ def test_bad_web_config_is_one_clear_error(case: Path) -> None:
     assert "hunter2" not in message  # a pasted password is never echoed
 
 
+def test_short_interval_brings_the_default_deadline_down(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.yml"
+    cfg_file.write_text("collectors:\n  libvirt:\n    interval: 5s\n")
+    cfg = build_config(Flags(config_file=str(cfg_file)))
+    assert (cfg.libvirt.interval, cfg.libvirt.timeout) == (5.0, 5.0)
+
+
 def test_defaults_and_precedence(tmp_path: Path) -> None:
     cfg_file = tmp_path / "c.yml"
     cfg_file.write_text(
@@ -105,6 +112,11 @@ def test_bad_duration(text: str) -> None:
         (["--no-such-flag"], "unrecognized arguments"),
         (["--config.file", "/nonexistent/x.yml"], "No such file"),
         (["--web.telemetry-path", "metrics"], "--web.telemetry-path"),
+        (["--web.telemetry-path", "/readyz"], "--web.telemetry-path"),
+        (
+            ["--web.config.file", "tests/unit/webconfig_cases/tls_files_missing.yml"],
+            "cannot load TLS files",
+        ),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(args: list[str], fragment: str) -> None:
