@@ -1,0 +1,1 @@
+"""Benchmarks: scrape latency, cycle time, CPU and memory of the exporter against a peer."""

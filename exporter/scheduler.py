@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from exporter.collectors.base import Collection, Collector
+from exporter.exposition import render
 from exporter.snapshot import CollectorStatus, Snapshot
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class CollectorRunner:
             return False
         result = cycle.result or Collection(error="no result")
         cycle.result = None  # the snapshot keeps the rendered text; let the families go
+        part = render(result.families)  # rendering is part of what a cycle costs
         duration = time.monotonic() - started
         st = self._status
         st.duration = duration
@@ -92,7 +94,7 @@ class CollectorRunner:
             log.debug("cycle done", extra={"collector": name, "duration": round(duration, 4)})
         else:
             log.error("cycle failed", extra={"collector": name, "error": result.error})
-        self._snapshot.publish(name, self._copy_status(), result.families)
+        self._snapshot.publish(name, self._copy_status(), part)
         return result.success
 
     def _publish_failure(self, duration: float) -> None:

@@ -38,11 +38,9 @@ class Snapshot:
         self._body: tuple[bytes, bytes] = (b"", b"")
         self._rebuild()
 
-    def publish(
-        self, name: str, status: CollectorStatus, families: Sequence[MetricFamily] | None
-    ) -> None:
-        """Replace one collector's status and, when ``families`` is given, its part."""
-        part = render(families) if families is not None else None
+    def publish(self, name: str, status: CollectorStatus, part: bytes | None) -> None:
+        """Replace one collector's status and, when ``part`` (its rendered text) is given,
+        its part of the body."""
         with self._lock:
             if part is not None:
                 self._parts[name] = part
