@@ -6,6 +6,7 @@ traceback ever reaches a client.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import socket
@@ -188,6 +189,9 @@ def _ipv6_works() -> bool:
 class ExporterHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
+    # One thread per connection: bound them, so idle or hostile clients cannot exhaust the
+    # process. Prometheus needs one kept-alive connection per server scraping.
+    max_connections = 64
 
     def __init__(
         self,
@@ -206,6 +210,7 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         self.extra_headers = dict(web.headers)
         self._ssl = web.ssl_context()
         self._dual_stack = host == "::"
+        self._slots = threading.BoundedSemaphore(self.max_connections)
         super().__init__((host, port), _Handler)
 
     def server_bind(self) -> None:
@@ -223,6 +228,28 @@ class ExporterHTTPServer(ThreadingHTTPServer):
             sock.settimeout(10)
             sock = self._ssl.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning(
+                "connection refused: too many open connections",
+                extra={"client": client_address[0], "limit": self.max_connections},
+            )
+            if not isinstance(request, ssl.SSLSocket):
+                with contextlib.suppress(OSError):
+                    request.sendall(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                        b"Connection: close\r\n\r\n"
+                    )
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if isinstance(request, ssl.SSLSocket):

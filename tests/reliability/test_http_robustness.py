@@ -8,6 +8,7 @@ import http.client
 import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -189,3 +190,29 @@ def test_tls(tmp_path: Path) -> None:
         conn.request("GET", "/metrics")
         assert b"openstack_exporter_build_info" in conn.getresponse().read()
         conn.close()
+
+
+def test_connection_flood_is_bounded_and_recovers(plain_exporter: ExporterProcess) -> None:
+    idle = [
+        socket.create_connection((plain_exporter.host, plain_exporter.port), timeout=5)
+        for _ in range(64)
+    ]
+    try:
+        # Give the server time to hand every idle connection a thread.
+        deadline = time.monotonic() + 10
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            with socket.create_connection(
+                (plain_exporter.host, plain_exporter.port), timeout=5
+            ) as extra:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                refused = extra.recv(100).startswith(b"HTTP/1.1 503")
+            time.sleep(0.05)
+        assert refused
+    finally:
+        for s in idle:
+            s.close()
+    deadline = time.monotonic() + 10
+    while plain_exporter.get("/healthz").status != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
