@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,9 +11,9 @@ from tests.support.exporter import DEMO_NODE, REPO, run_exporter
 DEAD_URI = "qemu+unix:///system?socket=/nonexistent/libvirt-sock-ro"
 
 
-def _once(uri: str) -> subprocess.CompletedProcess[str]:
+def _once(uri: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "exporter", "--once", "--libvirt.uri", uri],
+        [sys.executable, "-m", "exporter", "--once", "--libvirt.uri", uri, *extra],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -35,6 +36,17 @@ def test_once_with_dead_libvirt_exits_1_and_says_why() -> None:
     assert 'openstack_exporter_collector_success{collector="libvirt"} 0.0' in proc.stdout
     assert "cannot connect" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # libvirt's own stderr printing is silenced: every line is one of our log lines.
+    lines = proc.stderr.splitlines()
+    assert lines
+    assert all(line.startswith("ts=") for line in lines), proc.stderr
+
+
+def test_json_logs_are_one_object_per_line() -> None:
+    proc = _once(DEAD_URI, "--log.format", "json")
+    assert proc.returncode == 1
+    records = [json.loads(line) for line in proc.stderr.splitlines()]
+    assert any(r["msg"] == "cycle failed" and r["collector"] == "libvirt" for r in records)
 
 
 def test_dead_libvirt_is_alive_but_not_ready() -> None:
