@@ -23,6 +23,8 @@ def _escape_help(text: str) -> str:
 
 
 def format_value(value: float) -> str:
+    if value - value == 0.0:  # finite; inf - inf and nan - nan are nan
+        return repr(value)
     if value == math.inf:
         return "+Inf"
     if value == -math.inf:
