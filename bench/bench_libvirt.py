@@ -2,7 +2,7 @@
 
 For each host size both exporters run side by side (one at a time) on the same node file of
 Nova-like test domains: first through a private libvirtd, as in production, then with the
-test driver inside the exporter (``test:///``), the form the issue's targets were written
+test driver inside the exporter (``test:///``), the form the performance targets were written
 for. Results go to ``bench/results/libvirt.{json,md}``; the markdown table is also printed.
 
     python -m bench.bench_libvirt [--quick] [--domains 10,1000] [--mode remote]

@@ -89,7 +89,7 @@ def _verdict(ok: bool | None) -> str:
 
 
 def targets(mode: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's four targets, each judged on the stricter and the gentler reading."""
+    """The four performance targets, each judged on the stricter and the gentler reading."""
     sizes = mode.get("sizes", {})
     at = {d: _get(sizes, d, "ours") for d in ("10", "1000")}
     out: list[dict[str, Any]] = []
