@@ -30,10 +30,10 @@ from typing import Any
 import libvirt
 
 from bench import analysis, report, runs
-from bench.callcount import child_env
 from bench.procfs import host_info
 from demo.nodegen import render_node
 from exporter import __version__
+from tests.support.callcount import child_env
 from tests.support.libvirtd import HarnessError, PrivateLibvirtd, unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,7 +247,7 @@ def count_calls(daemon: PrivateLibvirtd, sizes: list[int], workdir: Path) -> dic
                 [
                     sys.executable,
                     "-m",
-                    "bench.callcount",
+                    "tests.support.callcount",
                     test_driver_uri(daemon, node),
                     str(rpc_log),
                 ],

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import libvirt
 import pytest
 
 from exporter.collectors.libvirt.collector import LibvirtCollector
-from exporter.collectors.libvirt.connection import LibvirtConnection
 from exporter.exposition import render
+from tests.support.callcount import child_env
 from tests.support.libvirtd import PrivateLibvirtd
 from tests.support.metrics import parse_samples, sample
 from tests.support.servers import require
@@ -183,52 +185,24 @@ def test_values_match_virsh_domstats(paused: PrivateLibvirtd) -> None:
     collector.close()
 
 
-class _Counting:
-    """Wraps a libvirt object and counts the calls that travel to libvirtd."""
-
-    LOCAL = frozenset({"isAlive", "UUIDString", "name", "close"})  # answered by the client library
-
-    def __init__(self, target: Any, calls: list[str]) -> None:
-        self._target = target
-        self._calls = calls
-
-    def __getattr__(self, attr: str) -> Any:
-        value = getattr(self._target, attr)
-        if not callable(value):
-            return value
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if attr not in self.LOCAL:
-                self._calls.append(attr)
-            result = value(*args, **kwargs)
-            if attr == "getAllDomainStats":
-                return [(_Counting(dom, self._calls), rec) for dom, rec in result]
-            return result
-
-        return call
-
-
-class _CountingConnection(LibvirtConnection):
-    calls: list[str]
-
-    def get(self) -> Any:
-        return _Counting(super().get(), self.calls)
-
-
-def test_bulk_path_is_one_libvirt_call_per_cycle(libvirtd: PrivateLibvirtd) -> None:
-    calls: list[str] = []
-
-    def connect(uri: str) -> LibvirtConnection:
-        conn = _CountingConnection(uri)
-        conn.calls = calls
-        return conn
-
-    collector = LibvirtCollector(libvirtd.ro_uri, connect=connect)
-    assert collector.collect().success
+def test_bulk_path_is_one_libvirt_rpc_per_cycle(libvirtd: PrivateLibvirtd, tmp_path: Path) -> None:
+    """Counted from libvirt's own client log of the RPCs it sends, in a separate process
+    (libvirt reads its log settings once per process)."""
+    log = tmp_path / "rpc.log"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.support.callcount", libvirtd.ro_uri, str(log)],
+        env=child_env(log),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    counts = json.loads(proc.stdout)
+    assert counts["mode"] == "bulk"
+    first, steady = counts["first"], counts["steady"]
     # The first cycle also reads each domain's XML once, for its Nova metadata.
-    assert sorted(calls) == sorted(["getAllDomainStats"] + ["XMLDesc"] * len(libvirtd.domains))
-    for _ in range(3):
-        calls.clear()
-        assert collector.collect().success
-        assert calls == ["getAllDomainStats"]
-    collector.close()
+    assert first["by_method"]["XMLDesc"]["rpcs"] == len(libvirtd.domains)
+    assert first["by_method"]["getAllDomainStats"]["rpcs"] == 1
+    # Then one call, one RPC, per cycle.
+    assert steady["rpcs"] == 1
+    assert steady["by_method"]["getAllDomainStats"] == {"calls": 1, "rpcs": 1}

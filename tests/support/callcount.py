@@ -1,7 +1,7 @@
 """Count the libvirt calls and RPCs of one collector cycle, without touching the exporter.
 
-Runs in its own process (``python -m bench.callcount URI LOGFILE``) because libvirt reads its
-logging settings once: the parent sets ``LIBVIRT_LOG_FILTERS``/``LIBVIRT_LOG_OUTPUTS`` so
+Runs in its own process (``python -m tests.support.callcount URI LOGFILE``) because libvirt
+reads its logging settings once: the parent sets ``LIBVIRT_LOG_FILTERS``/``LIBVIRT_LOG_OUTPUTS`` so
 that the client library logs every RPC it sends. The collector gets a connection whose
 objects count each Python-level call and the RPCs logged while that call ran. Prints JSON.
 """
@@ -141,7 +141,7 @@ def count_cycles(uri: str, log_path: Path) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m bench.callcount URI LOGFILE", file=sys.stderr)
+        print("usage: python -m tests.support.callcount URI LOGFILE", file=sys.stderr)
         return 2
     print(json.dumps(count_cycles(args[0], Path(args[1]))))
     return 0
