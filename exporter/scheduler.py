@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from exporter.collectors.base import Collection, Collector
 from exporter.exposition import render
@@ -25,6 +26,7 @@ class _Cycle:
     def __init__(self, collector: Collector) -> None:
         self.result: Collection | None = None
         self.done = threading.Event()
+        self.started = time.monotonic()
         self._collector = collector
         self._thread = threading.Thread(
             target=self._run, name=f"collect-{collector.name}", daemon=True
@@ -57,7 +59,6 @@ class CollectorRunner:
         self._wall_clock = wall_clock
         self._status = CollectorStatus()
         self._inflight: _Cycle | None = None
-        self._inflight_started = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -68,11 +69,9 @@ class CollectorRunner:
             log.warning(
                 "previous cycle still blocked; not starting another", extra={"collector": name}
             )
-            self._publish_failure(time.monotonic() - self._inflight_started)
+            self._publish_failure(time.monotonic() - self._inflight.started)
             return False
-        started = time.monotonic()
-        cycle = _Cycle(self.collector)
-        self._inflight, self._inflight_started = cycle, started
+        cycle = self._inflight = _Cycle(self.collector)
         if not cycle.done.wait(self.timeout):
             self._status.timeouts += 1
             log.error(
@@ -84,7 +83,7 @@ class CollectorRunner:
         result = cycle.result or Collection(error="no result")
         cycle.result = None  # the snapshot keeps the rendered text; let the families go
         part = render(result.families)  # rendering is part of what a cycle costs
-        duration = time.monotonic() - started
+        duration = time.monotonic() - cycle.started
         st = self._status
         st.duration = duration
         st.success = result.success
@@ -94,17 +93,13 @@ class CollectorRunner:
             log.debug("cycle done", extra={"collector": name, "duration": round(duration, 4)})
         else:
             log.error("cycle failed", extra={"collector": name, "error": result.error})
-        self._snapshot.publish(name, self._copy_status(), part)
+        self._snapshot.publish(name, replace(self._status), part)
         return result.success
 
     def _publish_failure(self, duration: float) -> None:
         self._status.success = False
         self._status.duration = duration
-        self._snapshot.publish(self.collector.name, self._copy_status(), None)
-
-    def _copy_status(self) -> CollectorStatus:
-        s = self._status
-        return CollectorStatus(s.success, s.duration, s.last_success, s.timeouts, s.has_data)
+        self._snapshot.publish(self.collector.name, replace(self._status), None)
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -51,10 +51,6 @@ class Snapshot:
         """(plain, gzip): one tuple read, so a scrape never sees half an update."""
         return self._body
 
-    def status(self, name: str) -> CollectorStatus:
-        with self._lock:
-            return self._status[name]
-
     def ready(self) -> bool:
         with self._lock:
             return all(s.has_data for s in self._status.values())

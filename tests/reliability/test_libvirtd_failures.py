@@ -25,20 +25,11 @@ def _threads(pid: int) -> int:
 
 def _fast_metrics(exporter: ExporterProcess) -> str:
     """A scrape that must be answered within the bound, whatever libvirtd is doing."""
-    resp = exporter.get("/metrics", timeout=SCRAPE_BOUND)
-    assert resp.status == 200
-    return resp.body.decode()
+    return exporter.metrics(timeout=SCRAPE_BOUND)
 
 
-def _wait(exporter: ExporterProcess, needle: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = _fast_metrics(exporter)
-        if needle in body:
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{needle!r} not seen within {timeout}s:\n{exporter.logs()}")
-        time.sleep(0.1)
+def _wait(exporter: ExporterProcess, needle: str) -> str:
+    return exporter.wait_for(needle, scrape_timeout=SCRAPE_BOUND)
 
 
 def test_sigstop_then_sigcont(libvirtd: PrivateLibvirtd, tmp_path: Path) -> None:

@@ -32,10 +32,6 @@ class ExporterProcess:
     port: int
     log_lines: list[str] = field(default_factory=list)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def get(
         self,
         path: str,
@@ -52,21 +48,26 @@ class ExporterProcess:
         finally:
             conn.close()
 
-    def metrics(self) -> str:
-        resp = self.get("/metrics")
+    def metrics(self, timeout: float = 10.0) -> str:
+        resp = self.get("/metrics", timeout=timeout)
         assert resp.status == 200, resp
         return resp.body.decode()
 
-    def wait_for(self, predicate_text: str, timeout: float = 30.0) -> str:
-        """Poll /metrics until it contains ``predicate_text``; return that body."""
+    def wait_for(
+        self, predicate_text: str, timeout: float = 30.0, scrape_timeout: float = 10.0
+    ) -> str:
+        """Poll /metrics (each scrape bounded by ``scrape_timeout``) until it contains
+        ``predicate_text``; return that body."""
         deadline = time.monotonic() + timeout
-        body = ""
-        while time.monotonic() < deadline:
-            body = self.metrics()
+        while True:
+            body = self.metrics(timeout=scrape_timeout)
             if predicate_text in body:
                 return body
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{predicate_text!r} not seen in /metrics within {timeout}s:\n{self.logs()}"
+                )
             time.sleep(0.1)
-        raise AssertionError(f"{predicate_text!r} not seen in /metrics within {timeout}s")
 
     def logs(self) -> str:
         return "\n".join(self.log_lines)

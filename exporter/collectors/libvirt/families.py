@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.collectors.libvirt.domainxml import DomainDescription
-from exporter.metric import MetricFamily, counter, gauge
+from exporter.metric import MetricFamily, gauge
 
 Record = Mapping[str, Any]
 
@@ -207,37 +207,23 @@ VCPU_STATS = (
 )
 
 
-def _family(stat: Stat, labels: Sequence[str]) -> MetricFamily:
-    return (counter if stat.counter else gauge)(stat.name, stat.help, labels)
-
-
 class _Families:
     """Collects families by name, in a stable order of first use."""
 
     def __init__(self) -> None:
         self.by_name: dict[str, MetricFamily] = {}
 
-    def gauge(self, name: str, help_: str, labels: Sequence[str]) -> MetricFamily:
+    def family(self, name: str, help_: str, kind: str, labels: Sequence[str]) -> MetricFamily:
         fam = self.by_name.get(name)
         if fam is None:
-            fam = self.by_name[name] = gauge(name, help_, labels)
+            fam = self.by_name[name] = MetricFamily(name, help_, kind, labels)
         return fam
 
-    def counter(self, name: str, help_: str, labels: Sequence[str]) -> MetricFamily:
-        fam = self.by_name.get(name)
-        if fam is None:
-            fam = self.by_name[name] = counter(name, help_, labels)
-        return fam
+    def gauge(self, name: str, help_: str, labels: Sequence[str]) -> MetricFamily:
+        return self.family(name, help_, "gauge", labels)
 
     def stat(self, stat: Stat, labels: Sequence[str]) -> MetricFamily:
-        fam = self.by_name.get(stat.name)
-        if fam is None:
-            fam = self.by_name[stat.name] = _family(stat, labels)
-        return fam
-
-
-def _add(fam: MetricFamily, labels: Sequence[str], value: float) -> None:
-    fam.rows.append((tuple(labels), value))
+        return self.family(stat.name, stat.help, "counter" if stat.counter else "gauge", labels)
 
 
 def is_active(record: Record) -> bool:
@@ -280,13 +266,14 @@ def domain_families(domains: Sequence[tuple[DomainDescription, Record]]) -> list
         "libvirt_domain_info_memory_usage_bytes", "Memory currently given to the domain.", d
     )
     vcpus = f.gauge("libvirt_domain_info_virtual_cpus", "Number of vCPUs online.", d)
-    cpu = f.counter("libvirt_domain_info_cpu_time_seconds_total", "CPU time used by the domain.", d)
+    cpu = f.family(
+        "libvirt_domain_info_cpu_time_seconds_total", "CPU time used by the domain.", "counter", d
+    )
     for desc, rec in domains:
         name = desc.name
         nova = desc.nova
-        _add(info, [name, desc.os_type, desc.os_arch, desc.os_machine], 1.0)
-        _add(
-            openstack,
+        info.add([name, desc.os_type, desc.os_arch, desc.os_machine], 1.0)
+        openstack.add(
             [
                 name,
                 nova.instance_name,
@@ -300,11 +287,11 @@ def domain_families(domains: Sequence[tuple[DomainDescription, Record]]) -> list
             1.0,
         )
         code = int(rec.get("state.state", 0))
-        _add(state, [name, STATE_DESC.get(code, "unknown")], float(code))
-        _add(max_mem, [name], float(rec.get("balloon.maximum", desc.max_memory_kib)) * KIB)
-        _add(mem, [name], float(rec.get("balloon.current", desc.current_memory_kib)) * KIB)
-        _add(vcpus, [name], float(rec.get("vcpu.current", desc.current_vcpus)))
-        _add(cpu, [name], float(rec.get("cpu.time", 0)) * NS)
+        state.add([name, STATE_DESC.get(code, "unknown")], float(code))
+        max_mem.add([name], float(rec.get("balloon.maximum", desc.max_memory_kib)) * KIB)
+        mem.add([name], float(rec.get("balloon.current", desc.current_memory_kib)) * KIB)
+        vcpus.add([name], float(rec.get("vcpu.current", desc.current_vcpus)))
+        cpu.add([name], float(rec.get("cpu.time", 0)) * NS)
         if is_active(rec):
             _block(f, desc, rec)
             _net(f, desc, rec)
@@ -340,8 +327,7 @@ def _block(f: _Families, desc: DomainDescription, rec: Record) -> None:
         if not dev or (disk is not None and disk.is_media):
             continue
         if disk is not None:
-            _add(
-                info,
+            info.add(
                 [
                     desc.name,
                     disk.disk_type,
@@ -360,7 +346,7 @@ def _block(f: _Families, desc: DomainDescription, rec: Record) -> None:
         for stat in BLOCK_STATS:
             value = rec.get(prefix + stat.key)
             if value is not None:
-                _add(f.stat(stat, labels), [desc.name, dev], float(value) * stat.scale)
+                f.stat(stat, labels).add([desc.name, dev], float(value) * stat.scale)
 
 
 def _net(f: _Families, desc: DomainDescription, rec: Record) -> None:
@@ -386,8 +372,7 @@ def _net(f: _Families, desc: DomainDescription, rec: Record) -> None:
             continue
         nic = nics.get(dev)
         if nic is not None:
-            _add(
-                info,
+            info.add(
                 [
                     desc.name,
                     nic.interface_type,
@@ -402,26 +387,23 @@ def _net(f: _Families, desc: DomainDescription, rec: Record) -> None:
         for stat in NET_STATS:
             value = rec.get(prefix + stat.key)
             if value is not None:
-                _add(f.stat(stat, labels), [desc.name, dev], float(value) * stat.scale)
+                f.stat(stat, labels).add([desc.name, dev], float(value) * stat.scale)
 
 
 def _memory(f: _Families, name: str, rec: Record) -> None:
     for stat in MEMORY_STATS:
         value = rec.get(stat.key)
         if value is not None and not (stat.key == "balloon.last-update" and not value):
-            _add(f.stat(stat, ["domain"]), [name], float(value) * stat.scale)
+            f.stat(stat, ["domain"]).add([name], float(value) * stat.scale)
     available = rec.get("balloon.available")
     usable = rec.get("balloon.usable")
     if available and usable is not None:  # only when computable: never NaN
-        _add(
-            f.gauge(
-                "libvirt_domain_memory_stats_used_percent",
-                "Share of the guest's memory in use: (available - usable) / available.",
-                ["domain"],
-            ),
-            [name],
-            (float(available) - float(usable)) / float(available) * 100.0,
+        used = f.gauge(
+            "libvirt_domain_memory_stats_used_percent",
+            "Share of the guest's memory in use: (available - usable) / available.",
+            ["domain"],
         )
+        used.add([name], (float(available) - float(usable)) / float(available) * 100.0)
 
 
 def _vcpu(f: _Families, name: str, rec: Record) -> None:
@@ -431,14 +413,14 @@ def _vcpu(f: _Families, name: str, rec: Record) -> None:
     ):
         value = rec.get(key)
         if value is not None:
-            _add(f.gauge(fam_name, help_, ["domain"]), [name], float(value))
+            f.gauge(fam_name, help_, ["domain"]).add([name], float(value))
     maximum = int(rec.get("vcpu.maximum", rec.get("vcpu.current", 0)))
     for n in range(maximum):
         prefix = f"vcpu.{n}."
         for stat in VCPU_STATS:
             value = rec.get(prefix + stat.key)
             if value is not None:
-                _add(f.stat(stat, ["domain", "vcpu"]), [name, str(n)], float(value) * stat.scale)
+                f.stat(stat, ["domain", "vcpu"]).add([name, str(n)], float(value) * stat.scale)
 
 
 def connection_families(up: bool, domains: int | None) -> list[MetricFamily]:
