@@ -8,9 +8,13 @@ DEMO_NODE := $(CURDIR)/demo/node.xml
 
 RUN_APT := libvirt-dev pkg-config gcc python3-dev python3-venv
 TEST_APT := $(RUN_APT) libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
-	qemu-system-x86 qemu-utils prometheus prometheus-libvirt-exporter
+	qemu-system-x86 qemu-utils prometheus prometheus-libvirt-exporter $(TESTBED_APT)
+# The testbed's servers (testbed/): databases, message broker, Alertmanager.
+TESTBED_APT := postgresql-15 postgresql-client-15 mariadb-server rabbitmq-server \
+	prometheus prometheus-alertmanager qemu-utils util-linux
 
-.PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test
+.PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
+	testbed testbed-down testbed-status apt-testbed bench-testbed
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -19,7 +23,11 @@ define apt_install
 		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages (run as root): $$missing"; exit 1; fi; \
 		echo "installing Debian packages: $$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
+		guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=1; \
+			printf '#!/bin/sh\n# no service starts while packages install\nexit 101\n' \
+				> /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; fi; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		status=$$?; if [ -n "$$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status; \
 	fi
 endef
 
@@ -28,6 +36,9 @@ apt-run:
 
 apt-test:
 	$(call apt_install,$(TEST_APT))
+
+apt-testbed:
+	$(call apt_install,$(TESTBED_APT))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +74,22 @@ golden: $(VENV)/.installed-test
 
 bench: apt-test $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_libvirt
+
+# A small real OpenStack on this machine, in $(TESTBED_DIR): see docs/testbed.md.
+# `make test` reuses a running testbed only when TESTBED_DIR is set in its environment.
+TESTBED_DIR ?= $(CURDIR)/.testbed
+
+testbed: apt-testbed $(VENV)/.installed-test
+	TESTBED_DIR=$(TESTBED_DIR) $(BIN)/python -m testbed up
+
+testbed-down:
+	TESTBED_DIR=$(TESTBED_DIR) $(PYTHON) -m testbed down
+
+testbed-status:
+	TESTBED_DIR=$(TESTBED_DIR) $(PYTHON) -m testbed status
+
+bench-testbed: apt-testbed $(VENV)/.installed-test
+	$(BIN)/python -m bench.bench_testbed
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.libvirtd import PrivateLibvirtd, private_libvirtd, unavailable_reason
 from tests.support.servers import require
+from tests.support.testbed import Testbed, open_testbed, remove
 
 
 def _capabilities_cache(config: pytest.Config) -> Path | None:
@@ -38,3 +39,13 @@ def libvirtd(libvirtd_session: PrivateLibvirtd) -> PrivateLibvirtd:
     """The session daemon, running (not stopped) and re-attached to its domains."""
     libvirtd_session.ensure_running()
     return libvirtd_session
+
+
+@pytest.fixture(scope="session")
+def testbed() -> Iterator[Testbed]:
+    """The OpenStack testbed of this session (see tests/support/testbed.py)."""
+    handle = open_testbed()
+    try:
+        yield handle
+    finally:
+        remove(handle)

@@ -1,0 +1,87 @@
+"""Session access to the OpenStack testbed: start only what tests ask for, reuse a running one.
+
+With ``TESTBED_DIR`` pointing at a testbed brought up by ``make testbed``, tests use it as it
+is and leave it running. Otherwise the session starts the services it needs in a fresh
+directory and stops every process it started at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testbed import services
+from testbed.bed import Bed, ServiceFailed
+from testbed.up import up
+from testbed.venv import VenvFailed, default_venv, ensure_venv
+from tests.support.servers import require
+
+# What each launcher needs from the machine, checked before trying (a skip outside CI).
+_BINARIES = {
+    "postgres": "/usr/lib/postgresql/15/bin/postgres",
+    "mariadb": "/usr/sbin/mariadbd",
+    "rabbitmq": "/usr/lib/rabbitmq/bin/rabbitmq-server",
+    "alertmanager": "/usr/bin/prometheus-alertmanager",
+    "prometheus": "/usr/bin/prometheus",
+}
+
+
+class Testbed:
+    """The session's testbed; ``need`` starts services (and what they require) on demand."""
+
+    def __init__(self, bed: Bed, *, owned: bool) -> None:
+        self.bed = bed
+        self.owned = owned
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.bed.root / "clouds.yaml"
+
+    def need(self, *names: str) -> Testbed:
+        wanted = services.closure(list(names))
+        missing = [
+            f"{_BINARIES[n]} ({n})"
+            for n in wanted
+            if n in _BINARIES and not os.access(_BINARIES[n], os.X_OK)
+        ]
+        require(not missing, f"testbed binaries missing: {', '.join(missing)}")
+        require(os.geteuid() == 0, "the testbed runs PostgreSQL as user postgres: needs root")
+        try:
+            up(self.bed, list(names))
+        except ServiceFailed as exc:
+            pytest.fail(f"testbed did not come up: {exc}", pytrace=False)
+        return self
+
+    def info(self, service: str) -> dict[str, Any]:
+        return self.bed.info(service)
+
+    def close(self) -> None:
+        if self.owned:
+            self.bed.stop()
+
+
+def open_testbed() -> Testbed:
+    """The testbed named by ``TESTBED_DIR`` if one was brought up there, else a new one."""
+    try:
+        venv = ensure_venv(default_venv(), log=lambda _m: None)
+    except VenvFailed as exc:
+        pytest.fail(f"cannot build the OpenStack environment: {exc}", pytrace=False)
+    given = os.environ.get("TESTBED_DIR")
+    if given and (Path(given) / "state.json").exists():
+        return Testbed(Bed(Path(given), venv), owned=False)
+    root = Path(tempfile.mkdtemp(prefix="testbed-", dir="/tmp"))
+    # Services run as other users (postgres) and must reach their directories.
+    root.chmod(0o755)
+    return Testbed(Bed(root, venv), owned=True)
+
+
+def remove(testbed: Testbed) -> None:
+    """Stop what the session started; keep its logs only when something failed."""
+    testbed.close()
+    if testbed.owned and not os.environ.get("TESTBED_KEEP"):
+        shutil.rmtree(testbed.bed.root, ignore_errors=True)

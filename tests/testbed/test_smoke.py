@@ -1,0 +1,207 @@
+"""Smoke suite of the testbed: every service answers a real client as the ``testbed`` cloud.
+
+One session-wide testbed (the whole OpenStack default set); each test reads one service
+through openstacksdk, gnocchiclient or aodhclient, the way the exporter and the bridge will.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openstack import connection
+from openstack import exceptions as os_exc
+from openstack.config import loader
+from openstack.identity.v3 import _proxy as identity_v3
+
+from testbed.__main__ import DEFAULT_SERVICES
+from tests.support.testbed import Testbed
+
+pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+
+CATALOG_TYPES = {
+    "identity",
+    "image",
+    "placement",
+    "network",
+    "compute",
+    "block-storage",
+    "metric",
+    "alarming",
+}
+
+
+@pytest.fixture(scope="module")
+def bed(testbed: Testbed) -> Testbed:
+    return testbed.need(*DEFAULT_SERVICES)
+
+
+def _connect(bed: Testbed, cloud: str) -> connection.Connection:
+    config = loader.OpenStackConfig(config_files=[str(bed.clouds_yaml)])
+    return connection.Connection(config=config.get_one(cloud=cloud))
+
+
+@pytest.fixture(scope="module")
+def cloud(bed: Testbed) -> Iterator[connection.Connection]:
+    conn = _connect(bed, "testbed")
+    yield conn
+    conn.close()
+
+
+def _wait_for(what: str, probe: Any, timeout: float = 90.0) -> Any:
+    """Poll ``probe`` until it returns something truthy; agents and alarms are periodic."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(1)
+    pytest.fail(f"{what}: not seen within {timeout:.0f}s (last: {last!r})")
+
+
+def _identity(cloud: connection.Connection) -> identity_v3.Proxy:
+    proxy = cloud.identity
+    assert isinstance(proxy, identity_v3.Proxy)
+    return proxy
+
+
+def test_catalog_lists_every_service_in_one_region(cloud: connection.Connection) -> None:
+    services = {s.id: s.type for s in _identity(cloud).services()}
+    assert set(services.values()) >= CATALOG_TYPES
+    endpoints = list(_identity(cloud).endpoints())
+    assert {e.region_id for e in endpoints} == {"RegionOne"}
+    for service_id, service_type in services.items():
+        interfaces = sorted(e.interface for e in endpoints if e.service_id == service_id)
+        assert interfaces == ["admin", "internal", "public"], service_type
+
+
+def test_every_endpoint_answers(cloud: connection.Connection) -> None:
+    """Each API root answers (version documents may be 200 or 300) from its catalog URL."""
+    for endpoint in _identity(cloud).endpoints(interface="public"):
+        response = cloud.session.get(endpoint.url, authenticated=False, raise_exc=False)
+        assert response.status_code in (200, 300, 401), (endpoint.url, response.status_code)
+
+
+def test_compute_services_are_up(cloud: connection.Connection, bed: Testbed) -> None:
+    host = bed.info("nova")["compute_host"]
+
+    def states() -> dict[str, str] | None:
+        found = {s.binary: s.state for s in cloud.compute.services()}
+        wanted = {"nova-conductor", "nova-scheduler", "nova-compute"}
+        return found if wanted <= set(found) and all(found[b] == "up" for b in wanted) else None
+
+    _wait_for("nova services up", states)
+    compute = [s for s in cloud.compute.services() if s.binary == "nova-compute"]
+    assert [s.host for s in compute] == [host]
+    assert compute[0].status == "enabled"
+
+
+def test_hypervisor_is_listed(cloud: connection.Connection, bed: Testbed) -> None:
+    hypervisors = list(cloud.compute.hypervisors(details=True))
+    assert len(hypervisors) == 1
+    assert hypervisors[0].state == "up"
+    assert hypervisors[0].name == bed.info("nova")["compute_host"]
+
+
+def test_server_is_active(cloud: connection.Connection, bed: Testbed) -> None:
+    info = bed.info("nova")
+    server = cloud.compute.get_server(info["server_id"])
+    assert server.status == "ACTIVE"
+    assert server.name == info["server_name"]
+    assert server.compute_host == info["compute_host"]
+    assert server.image["id"] == bed.info("glance")["image_id"]
+
+
+def test_cinder_services_are_up(cloud: connection.Connection) -> None:
+    def binaries() -> set[str] | None:
+        found = {s.binary for s in cloud.block_storage.services() if s.state == "up"}
+        return found if "cinder-scheduler" in found else None
+
+    up = _wait_for("cinder-scheduler up", binaries)
+    assert "cinder-scheduler" in up
+
+
+def test_image_is_active(cloud: connection.Connection, bed: Testbed) -> None:
+    image = cloud.image.get_image(bed.info("glance")["image_id"])
+    assert image.status == "active"
+    assert image.name == "testbed-image"
+    assert (image.size or 0) > 0
+
+
+def test_network_and_subnet(cloud: connection.Connection, bed: Testbed) -> None:
+    info = bed.info("neutron")
+    network = cloud.network.get_network(info["network_id"])
+    subnet = cloud.network.get_subnet(info["subnet_id"])
+    assert subnet.network_id == network.id
+    assert network.status == "ACTIVE"
+
+
+def test_server_has_a_bound_port(cloud: connection.Connection, bed: Testbed) -> None:
+    info = bed.info("nova")
+    ports = list(cloud.network.ports(device_id=info["server_id"]))
+    assert [p.id for p in ports] == [info["port_id"]]
+    assert ports[0].binding_host_id == info["compute_host"]
+    assert ports[0].binding_vif_type not in ("binding_failed", "unbound")
+
+
+def test_neutron_agents_are_alive(cloud: connection.Connection, bed: Testbed) -> None:
+    def agents() -> list[Any] | None:
+        found = list(cloud.network.agents())
+        return found if found and all(a.is_alive for a in found) else None
+
+    found = _wait_for("neutron agents alive", agents)
+    hosts = {a.host for a in found}
+    assert bed.info("nova")["compute_host"] in hosts
+
+
+def test_gnocchi_has_measures_for_the_server(bed: Testbed, cloud: connection.Connection) -> None:
+    from gnocchiclient.v1 import client as gnocchi_client  # noqa: PLC0415 - optional client
+
+    gnocchi = gnocchi_client.Client(
+        session=cloud.session, adapter_options={"region_name": "RegionOne"}
+    )
+    server_id = bed.info("nova")["server_id"]
+    resource = gnocchi.resource.get("instance", server_id)
+    assert resource["id"] == server_id
+    assert resource["metrics"], "instance resource has no metrics"
+    for name, metric_id in resource["metrics"].items():
+        measures = gnocchi.metric.get_measures(metric_id, refresh=True)
+        assert measures, f"no measures for {name}"
+
+
+def test_aodh_alarm_fires_its_webhook(bed: Testbed, cloud: connection.Connection) -> None:
+    from aodhclient.v2 import client as aodh_client  # noqa: PLC0415 - optional client
+
+    aodh = aodh_client.Client(session=cloud.session)
+    info = bed.info("aodh")
+    alarm = aodh.alarm.get(info["alarm_id"])
+    assert alarm["type"] == "gnocchi_resources_threshold"
+    sink = Path(bed.info("alarm_sink")["file"])
+
+    def fired() -> list[dict[str, Any]] | None:
+        if not sink.exists():
+            return None
+        posts = [json.loads(line) for line in sink.read_text().splitlines() if line.strip()]
+        hits = [p for p in posts if (p.get("body") or {}).get("alarm_id") == info["alarm_id"]]
+        return hits or None
+
+    hits = _wait_for("alarm webhook in the sink", fired, timeout=120)
+    body = hits[-1]["body"]
+    assert set(body) >= {"alarm_name", "alarm_id", "severity", "previous", "current", "reason"}
+    assert body["current"] == "alarm"
+    assert aodh.alarm.get(info["alarm_id"])["state"] == "alarm"
+
+
+def test_demo_cloud_is_not_admin(bed: Testbed) -> None:
+    demo = _connect(bed, "testbed-demo")
+    try:
+        assert list(demo.compute.servers()) == []
+        with pytest.raises(os_exc.ForbiddenException):
+            list(demo.compute.services())
+    finally:
+        demo.close()
