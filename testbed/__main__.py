@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from testbed import services
-from testbed.bed import Bed, ServiceFailed
+from testbed.bed import Bed, ServiceError
 from testbed.up import is_up, up
-from testbed.venv import VenvFailed, default_venv, ensure_venv
+from testbed.venv import VenvError, default_venv, ensure_venv
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVICES = [n for n in services.ALL if n not in ("prometheus", "alertmanager")]
@@ -50,13 +50,13 @@ def _up(root: Path, names: list[str]) -> int:
     began = time.monotonic()
     try:
         venv = ensure_venv(default_venv(), log=lambda m: print(m, flush=True))
-    except VenvFailed as exc:
+    except VenvError as exc:
         print(f"testbed failed: {exc}", file=sys.stderr)
         return 1
     bed = Bed(root, venv)
     try:
         up(bed, names, report=lambda n, s, t: print(f"{n:<14} {s} in {t:5.1f}s", flush=True))
-    except ServiceFailed as exc:
+    except ServiceError as exc:
         print(f"testbed failed: {exc}", file=sys.stderr)
         stopped = bed.stop()
         print(f"stopped {len(stopped)} processes; logs kept in {bed.logs}", file=sys.stderr)

@@ -28,7 +28,7 @@ STATE_FILE = "state.json"
 LOG_TAIL_LINES = 30
 
 
-class ServiceFailed(RuntimeError):
+class ServiceError(RuntimeError):
     """A service did not come up; the message carries its log tail."""
 
     def __init__(self, service: str, message: str, log: Path | None = None) -> None:
@@ -210,7 +210,8 @@ class Bed:
             if not k.startswith(("OS_", "VIRTUAL_ENV", "PYTHON")) and k != "CI"
         }
         env["PATH"] = f"{self.venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # Every address here is an IP: eventlet's DNS resolver would only cost import time.
+        env["EVENTLET_NO_GREENDNS"] = "yes"
         if extra:
             env.update(extra)
         return env
@@ -284,12 +285,12 @@ class Bed:
                     start_new_session=True,
                 )
             except subprocess.TimeoutExpired as exc:
-                raise ServiceFailed(
+                raise ServiceError(
                     service, f"{name} did not finish in {timeout:.0f}s", log
                 ) from exc
             out.write(done.stdout)
         if done.returncode != 0:
-            raise ServiceFailed(service, f"{name} exited with status {done.returncode}", log)
+            raise ServiceError(service, f"{name} exited with status {done.returncode}", log)
         return done.stdout.decode(errors="replace")
 
     def python(
@@ -324,14 +325,14 @@ class Bed:
         last_error = ""
         while True:
             if proc is not None and not proc.running:
-                raise ServiceFailed(name, f"{proc.name} exited while waiting for {what}", proc.log)
+                raise ServiceError(name, f"{proc.name} exited while waiting for {what}", proc.log)
             try:
                 if check():
                     return
             except Exception as exc:  # noqa: BLE001 - any probe error means "not yet"
                 last_error = f" (last probe: {exc})"
             if time.monotonic() > deadline:
-                raise ServiceFailed(
+                raise ServiceError(
                     name,
                     f"{what} not ready after {timeout:.0f}s{last_error}",
                     proc.log if proc else None,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from testbed import services
-from testbed.bed import Bed, ServiceFailed
+from testbed.bed import Bed, ServiceError
 
 # Two cores: more parallel starts only make each slower (most of a start is Python imports
 # and database migrations, both CPU-bound).
@@ -24,7 +24,7 @@ def is_up(bed: Bed, name: str) -> bool:
         return False
     try:
         healthy: bool = services.module(name).healthy(bed)
-    except (OSError, KeyError, ServiceFailed):
+    except (OSError, KeyError, ServiceError):
         return False
     return healthy
 
@@ -69,7 +69,7 @@ def up(
                     pending.remove(name)
                     running[pool.submit(launch, name)] = name
             if not running:
-                raise ServiceFailed("testbed", f"cannot order {pending}")
+                raise ServiceError("testbed", f"cannot order {pending}")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 name = running.pop(future)

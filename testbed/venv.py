@@ -20,7 +20,7 @@ REQUIREMENTS = HERE / "requirements.txt"
 MARKER = ".testbed-requirements"
 
 
-class VenvFailed(RuntimeError):
+class VenvError(RuntimeError):
     pass
 
 
@@ -46,17 +46,34 @@ def ensure_venv(
     if venv.exists():
         shutil.rmtree(venv)
     interpreter = python or os.environ.get("TESTBED_PYTHON") or _system_python()
-    steps = [
-        [interpreter, "-m", "venv", str(venv)],
-        [str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "-r", str(REQUIREMENTS)],
-    ]
+    uv = _uv()
+    if uv is not None:
+        # uv downloads and installs in parallel: ~10 s instead of ~2 min with pip, cold.
+        steps = [
+            [uv, "venv", "-q", "--python", interpreter, str(venv)],
+            [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+             "--no-deps", "-r", str(REQUIREMENTS)],
+        ]  # fmt: skip
+    else:
+        steps = [
+            [interpreter, "-m", "venv", str(venv)],
+            [str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "-r", str(REQUIREMENTS)],
+        ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-20:])
-            raise VenvFailed(f"{' '.join(step[:3])} failed:\n{tail}")
+            raise VenvError(f"{' '.join(step[:3])} failed:\n{tail}")
     (venv / MARKER).write_text(_digest())
     return venv
+
+
+def _uv() -> str | None:
+    """uv from the product's environment (a test dependency) or PATH, if there is one."""
+    beside = Path(sys.executable).parent / "uv"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("uv")
 
 
 def _system_python() -> str:

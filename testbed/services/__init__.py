@@ -14,6 +14,7 @@ from types import ModuleType
 ALL = (
     "postgres",
     "mariadb",
+    "neutron_db",
     "rabbitmq",
     "keystone",
     "glance",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from testbed.bed import Bed, Proc, ServiceFailed, http_json
+from testbed.bed import Bed, Proc, ServiceError, http_json
 
 REQUIRES: tuple[str, ...] = ()
 BINARY = "/usr/bin/prometheus-alertmanager"
@@ -36,7 +36,7 @@ def launch(
 ) -> tuple[Proc, str, str]:
     """Start replica ``name``; returns its process, API URL and cluster address."""
     if not os.access(BINARY, os.X_OK):
-        raise ServiceFailed("alertmanager", f"{BINARY} missing (Debian prometheus-alertmanager)")
+        raise ServiceError("alertmanager", f"{BINARY} missing (Debian prometheus-alertmanager)")
     base = bed.service_dir("alertmanager") / name
     base.mkdir(parents=True, exist_ok=True)
     text = config

@@ -9,7 +9,7 @@ import re
 import shutil
 import threading
 
-from testbed.bed import Bed, ServiceFailed
+from testbed.bed import Bed, ServiceError
 
 REQUIRES: tuple[str, ...] = ()
 BIN = "/usr/lib/postgresql/15/bin"
@@ -25,7 +25,7 @@ def _owned_by_postgres(path: os.PathLike[str] | str) -> None:
 
 def start(bed: Bed) -> None:
     if not os.path.exists(f"{BIN}/postgres"):
-        raise ServiceFailed("postgres", f"{BIN}/postgres missing (Debian package postgresql-15)")
+        raise ServiceError("postgres", f"{BIN}/postgres missing (Debian package postgresql-15)")
     base = bed.service_dir("postgres")
     data, sockets = base / "data", base / "run"
     for path in (base, sockets):
@@ -107,5 +107,5 @@ def healthy(bed: Bed) -> bool:
     info = bed.info("postgres")
     try:
         return _query(bed, info["port"], info["socket_dir"], "SELECT 1") == "1"
-    except ServiceFailed:
+    except ServiceError:
         return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from testbed.bed import Bed, Proc, ServiceFailed, http_status
+from testbed.bed import Bed, Proc, ServiceError, http_status
 
 REQUIRES = ("alertmanager",)
 BINARY = "/usr/bin/prometheus"
@@ -16,7 +16,7 @@ RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.
 def launch(bed: Bed, name: str, config: str) -> tuple[Proc, str]:
     """Start a Prometheus with ``config`` (YAML text); returns the process and its URL."""
     if not os.access(BINARY, os.X_OK):
-        raise ServiceFailed("prometheus", f"{BINARY} missing (Debian package prometheus)")
+        raise ServiceError("prometheus", f"{BINARY} missing (Debian package prometheus)")
     base = bed.service_dir("prometheus") / name
     base.mkdir(parents=True, exist_ok=True)
     (base / "prometheus.yml").write_text(config)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 
-from testbed.bed import Bed, ServiceFailed
+from testbed.bed import Bed, ServiceError
 
 REQUIRES: tuple[str, ...] = ()
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -21,7 +21,7 @@ LOOPBACK_ERL = "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}"
 def start(bed: Bed) -> None:
     for binary in (SERVER, EPMD):
         if not os.access(binary, os.X_OK):
-            raise ServiceFailed("rabbitmq", f"{binary} missing (Debian package rabbitmq-server)")
+            raise ServiceError("rabbitmq", f"{binary} missing (Debian package rabbitmq-server)")
     base = bed.service_dir("rabbitmq")
     password = bed.secret("rabbitmq", "testbed-rabbit")
     amqp, dist, epmd_port = bed.port("rabbitmq"), bed.port("rabbitmq-dist"), bed.port("epmd")

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from testbed import services
-from testbed.bed import Bed, ServiceFailed
+from testbed.bed import Bed, ServiceError
 from testbed.up import up
-from testbed.venv import VenvFailed, default_venv, ensure_venv
+from testbed.venv import VenvError, default_venv, ensure_venv
 from tests.support.servers import require
 
 # What each launcher needs from the machine, checked before trying (a skip outside CI).
@@ -33,6 +33,8 @@ _BINARIES = {
 
 class Testbed:
     """The session's testbed; ``need`` starts services (and what they require) on demand."""
+
+    __test__ = False  # not a test class, whatever its name says to pytest
 
     def __init__(self, bed: Bed, *, owned: bool) -> None:
         self.bed = bed
@@ -53,7 +55,7 @@ class Testbed:
         require(os.geteuid() == 0, "the testbed runs PostgreSQL as user postgres: needs root")
         try:
             up(self.bed, list(names))
-        except ServiceFailed as exc:
+        except ServiceError as exc:
             pytest.fail(f"testbed did not come up: {exc}", pytrace=False)
         return self
 
@@ -69,7 +71,7 @@ def open_testbed() -> Testbed:
     """The testbed named by ``TESTBED_DIR`` if one was brought up there, else a new one."""
     try:
         venv = ensure_venv(default_venv(), log=lambda _m: None)
-    except VenvFailed as exc:
+    except VenvError as exc:
         pytest.fail(f"cannot build the OpenStack environment: {exc}", pytrace=False)
     given = os.environ.get("TESTBED_DIR")
     if given and (Path(given) / "state.json").exists():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.bed import Bed, ServiceFailed, alive, session_members
+from testbed.bed import Bed, ServiceError, alive, session_members
 from testbed.venv import default_venv
 from tests.support.servers import require
 
@@ -37,7 +37,7 @@ def bed() -> Iterator[Bed]:
 
 def test_deadline_fails_with_the_log_tail(bed: Bed) -> None:
     proc = bed.spawn("demo", "demo", ["sh", "-c", "echo 'fatal: no database'; exec sleep 60"])
-    with pytest.raises(ServiceFailed) as failure:
+    with pytest.raises(ServiceError) as failure:
         bed.wait(proc, "demo ready", lambda: False, timeout=0.5, interval=0.05)
     message = str(failure.value)
     assert "demo ready not ready after" in message
@@ -47,14 +47,14 @@ def test_deadline_fails_with_the_log_tail(bed: Bed) -> None:
 
 def test_a_dead_process_fails_the_wait_at_once(bed: Bed) -> None:
     proc = bed.spawn("demo", "demo", ["sh", "-c", "echo 'cannot bind'; exit 3"])
-    with pytest.raises(ServiceFailed) as failure:
+    with pytest.raises(ServiceError) as failure:
         bed.wait(proc, "demo ready", lambda: False, timeout=30, interval=0.05)
     assert "exited while waiting" in str(failure.value)
     assert "cannot bind" in str(failure.value)
 
 
 def test_a_failing_command_says_which_and_why(bed: Bed) -> None:
-    with pytest.raises(ServiceFailed) as failure:
+    with pytest.raises(ServiceError) as failure:
         bed.run("demo", "demo-sync", ["sh", "-c", "echo 'migration 42 failed' >&2; exit 1"])
     assert "demo-sync exited with status 1" in str(failure.value)
     assert "migration 42 failed" in str(failure.value)

@@ -1,0 +1,73 @@
+"""Cinder works end to end: its services are up and a volume becomes ``available``.
+
+Admin credentials in ``OS_*``. Waits for ``cinder-scheduler`` and ``cinder-volume`` to
+report up, then creates the 1 GB volume ``testbed-volume`` if absent (the real scheduler
+places it and the real volume manager creates it on the fake backend) and waits for it.
+Prints ``{"services": [...], "volume_id": ...}`` as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import openstack
+
+BINARIES = ("cinder-scheduler", "cinder-volume")
+VOLUME = "testbed-volume"
+
+
+def connect() -> Any:
+    return openstack.connection.Connection(
+        auth={
+            "auth_url": os.environ["OS_AUTH_URL"],
+            "username": os.environ["OS_USERNAME"],
+            "password": os.environ["OS_PASSWORD"],
+            "project_name": os.environ["OS_PROJECT_NAME"],
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        region_name=os.environ.get("OS_REGION_NAME", "RegionOne"),
+        interface="public",
+        api_timeout=30,
+    )
+
+
+def wait_for_services(volume: Any, timeout: float = 90.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        up = [f"{s.binary}@{s.host}" for s in volume.services() if s.state == "up"]
+        if all(any(u.startswith(f"{b}@") for u in up) for b in BINARIES):
+            return sorted(up)
+        if time.monotonic() > deadline:
+            sys.exit(f"cinder services not up after {timeout:.0f}s: only {up}")
+        time.sleep(0.5)
+
+
+def ensure_volume(volume: Any, timeout: float = 90.0) -> str:
+    found = volume.find_volume(VOLUME)
+    if found is not None and found.status != "available":
+        volume.delete_volume(found, force=True)
+        found = None
+    if found is None:
+        found = volume.create_volume(name=VOLUME, size=1)
+    deadline = time.monotonic() + timeout
+    while found.status != "available":
+        if found.status == "error" or time.monotonic() > deadline:
+            sys.exit(f"volume {found.id} is {found.status!r}, not available")
+        time.sleep(0.5)
+        found = volume.get_volume(found.id)
+    return str(found.id)
+
+
+def main() -> None:
+    volume = connect().block_storage
+    services = wait_for_services(volume)
+    print(json.dumps({"services": services, "volume_id": ensure_volume(volume)}))
+
+
+if __name__ == "__main__":
+    main()
