@@ -20,11 +20,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 STATE_FILE = "state.json"
+# Stopped after everything else (see Bed.stop).
+INFRASTRUCTURE = frozenset({"postgres", "mariadb", "rabbitmq"})
 LOG_TAIL_LINES = 30
 
 
@@ -357,12 +360,19 @@ class Bed:
     # -- stopping -----------------------------------------------------------------------
 
     def stop(self, service: str | None = None, *, timeout: float = 15.0) -> list[str]:
-        """SIGTERM then SIGKILL each recorded session, newest first; returns what was stopped."""
-        stopped = []
-        for proc in reversed(self.procs(service)):
-            if proc.running:
-                stopped.append(proc.name)
-            _stop_session(proc, timeout)
+        """SIGTERM then SIGKILL each recorded session; returns what was stopped.
+
+        Sessions stop side by side (a graceful stop can take seconds each), services first and
+        the databases and broker they talk to after them, so none waits on a vanished peer.
+        """
+        procs = list(reversed(self.procs(service)))
+        stopped = [p.name for p in procs if p.running]
+        services_first = [p for p in procs if p.service not in INFRASTRUCTURE]
+        for wave in (services_first, [p for p in procs if p.service in INFRASTRUCTURE]):
+            if not wave:
+                continue
+            with ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="stop") as pool:
+                list(pool.map(lambda p: _stop_session(p, timeout), wave))
         with self._lock:
             if service is None:
                 self._state["procs"] = []

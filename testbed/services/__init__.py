@@ -21,6 +21,7 @@ ALL = (
     "placement",
     "neutron",
     "nova",
+    "server",
     "cinder",
     "gnocchi",
     "measures",

@@ -15,7 +15,7 @@ from pathlib import Path
 from testbed.bed import Bed, http_status
 from testbed.services import gnocchi, keystone
 
-REQUIRES = ("gnocchi", "nova")
+REQUIRES = ("gnocchi", "server")
 SEED = Path(__file__).resolve().parent.parent / "seed" / "measures_seed.py"
 
 

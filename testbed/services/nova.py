@@ -20,7 +20,9 @@ from testbed.bed import Bed, ServiceError, http_status
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres, rabbitmq
 
-REQUIRES = ("keystone", "rabbitmq", "placement", "glance", "neutron")
+# Neutron is found through the catalog when a port is needed: the server (services/server.py)
+# requires it, Nova's own start does not, so both start side by side.
+REQUIRES = ("keystone", "rabbitmq", "placement", "glance")
 COMPUTE_HOST = "testbed-compute-1"
 FLAVOR = "testbed.tiny"
 SERVER = "testbed-server"
@@ -129,16 +131,22 @@ def start(bed: Bed) -> None:
         for name, path in configs.items()
     }
     bed.wait_http(api, root, timeout=90)
-    # The seed waits for the compute itself: until the scheduler has mapped its host to the
-    # cell and it answers a ping over RPC (its inventory is in placement by then).
+    for proc in daemons.values():
+        if not proc.running:
+            raise ServiceError("nova", f"{proc.name} exited", proc.log)
+    bed.record("nova", {"url": url, "server_name": SERVER, "compute_host": COMPUTE_HOST})
+
+
+def boot(bed: Bed) -> dict[str, Any]:
+    """The flavor and the server; the seed waits for the compute itself first: until the
+    scheduler has mapped its host to the cell and it answers a ping over RPC."""
     try:
-        seeded = _seed(bed)
+        return _seed(bed)
     finally:
         # A dead process explains a failed seed better than the seed's own log.
-        for proc in (api, *daemons.values()):
+        for proc in bed.procs("nova"):
             if not proc.running:
                 raise ServiceError("nova", f"{proc.name} exited", proc.log)
-    bed.record("nova", {"url": url, "server_name": SERVER, **seeded})
 
 
 def _node_identity(state: Path) -> None:

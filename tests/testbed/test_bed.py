@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,7 +33,9 @@ def bed() -> Iterator[Bed]:
         yield made
     finally:
         made.stop(timeout=5)
-        assert made.leftovers() == []
+        left = made.leftovers()
+        shutil.rmtree(root, ignore_errors=True)
+        assert left == []
 
 
 def test_deadline_fails_with_the_log_tail(bed: Bed) -> None:
