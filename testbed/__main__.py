@@ -46,6 +46,11 @@ def _down(root: Path) -> int:
     return 0
 
 
+def _progress(began: float, name: str, state: str, seconds: float) -> str:
+    """One line per service: its own time, and when it was ready since ``up`` began."""
+    return f"{name:<14} {state} in {seconds:5.1f}s (ready at {time.monotonic() - began:5.1f}s)"
+
+
 def _up(root: Path, names: list[str]) -> int:
     began = time.monotonic()
     try:
@@ -55,7 +60,7 @@ def _up(root: Path, names: list[str]) -> int:
         return 1
     bed = Bed(root, venv)
     try:
-        up(bed, names, report=lambda n, s, t: print(f"{n:<14} {s} in {t:5.1f}s", flush=True))
+        up(bed, names, report=lambda n, s, t: print(_progress(began, n, s, t), flush=True))
     except ServiceError as exc:
         print(f"testbed failed: {exc}", file=sys.stderr)
         stopped = bed.stop()

@@ -71,15 +71,27 @@ def alive(pid: int, started: int | None = None) -> bool:
 
 
 def session_members(sid: int) -> list[int]:
-    """Every live process whose session id is ``sid``."""
-    members = []
+    """Every live process of session ``sid``, and every descendant of one.
+
+    Descendants count too: PostgreSQL's postmaster puts each child in a session of its own.
+    """
+    parent: dict[int, int] = {}
+    members: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         fields = _stat_fields(int(entry.name))
-        if fields is not None and fields[0] not in ("Z", "X") and int(fields[3]) == sid:
-            members.append(int(entry.name))
-    return members
+        if fields is None or fields[0] in ("Z", "X"):
+            continue
+        parent[int(entry.name)] = int(fields[1])
+        if int(fields[3]) == sid:
+            members.add(int(entry.name))
+    grew = True
+    while grew:
+        children = {pid for pid, ppid in parent.items() if ppid in members} - members
+        members |= children
+        grew = bool(children)
+    return sorted(members)
 
 
 def as_user(user: str, command: list[str]) -> list[str]:
@@ -264,9 +276,12 @@ class Bed:
         cwd: Path | None = None,
         timeout: float = 120.0,
         user: str | None = None,
-        input_text: str | None = None,
     ) -> str:
-        """Run a one-shot command to completion; output logged; failure carries its tail."""
+        """Run a one-shot command to completion; output logged; failure carries its tail.
+
+        Its CPU time is recorded (``cpu`` in the state file): a start on two cores is bound by
+        CPU, and this says where it goes. On timeout its whole session is killed.
+        """
         log = self.logs / f"{name}.log"
         command = list(argv)
         if user is not None:
@@ -274,27 +289,41 @@ class Bed:
         with log.open("ab") as out:
             out.write(f"$ {' '.join(command)}\n".encode())
             out.flush()
+            popen = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=out,
+                env=self._env(env),
+                cwd=cwd or self.service_dir(service),
+                start_new_session=True,
+            )
+            expired = threading.Event()
+
+            def expire() -> None:
+                expired.set()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(popen.pid, signal.SIGKILL)
+
+            timer = threading.Timer(timeout, expire)
+            timer.start()
             try:
-                done = subprocess.run(
-                    command,
-                    input=input_text.encode() if input_text is not None else None,
-                    stdin=None if input_text is not None else subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=out,
-                    env=self._env(env),
-                    cwd=cwd or self.service_dir(service),
-                    timeout=timeout,
-                    check=False,
-                    start_new_session=True,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise ServiceError(
-                    service, f"{name} did not finish in {timeout:.0f}s", log
-                ) from exc
-            out.write(done.stdout)
-        if done.returncode != 0:
-            raise ServiceError(service, f"{name} exited with status {done.returncode}", log)
-        return done.stdout.decode(errors="replace")
+                assert popen.stdout is not None  # noqa: S101 - PIPE was asked for
+                output = popen.stdout.read()
+                _, status, usage = os.wait4(popen.pid, 0)
+            finally:
+                timer.cancel()
+                popen.returncode = 0  # reaped above; keeps Popen from waiting again
+            out.write(output)
+        with self._lock:
+            self._state.setdefault("cpu", {})[name] = round(usage.ru_utime + usage.ru_stime, 2)
+            self._save()
+        if expired.is_set():
+            raise ServiceError(service, f"{name} did not finish in {timeout:.0f}s", log)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise ServiceError(service, f"{name} exited with status {code}", log)
+        return output.decode(errors="replace")
 
     def python(
         self,

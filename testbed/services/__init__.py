@@ -10,25 +10,27 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-# Every service, in an order that respects REQUIRES (used for the status table).
+# Every service, in an order that respects REQUIRES. It is also the start priority when more
+# services could start than run at once: the path to the alarm (Keystone, Placement, Nova,
+# the server, Gnocchi, Aodh) first, Cinder last since nothing waits for it.
 ALL = (
     "postgres",
     "mariadb",
-    "neutron_db",
     "rabbitmq",
-    "keystone",
-    "glance",
-    "placement",
-    "neutron",
-    "nova",
-    "server",
-    "cinder",
-    "gnocchi",
-    "measures",
     "alarm_sink",
+    "neutron_db",
+    "keystone",
+    "placement",
+    "nova",
+    "glance",
+    "neutron",
+    "gnocchi",
+    "server",
+    "measures",
     "aodh",
-    "prometheus",
+    "cinder",
     "alertmanager",
+    "prometheus",
 )
 
 

@@ -20,9 +20,9 @@ from testbed.bed import Bed, ServiceError, http_status
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres, rabbitmq
 
-# Neutron is found through the catalog when a port is needed: the server (services/server.py)
-# requires it, Nova's own start does not, so both start side by side.
-REQUIRES = ("keystone", "rabbitmq", "placement", "glance")
+# Glance and Neutron are found through the catalog when a server boots: the server
+# (services/server.py) requires them, Nova's own start does not, so they start side by side.
+REQUIRES = ("keystone", "rabbitmq", "placement")
 COMPUTE_HOST = "testbed-compute-1"
 FLAVOR = "testbed.tiny"
 SERVER = "testbed-server"

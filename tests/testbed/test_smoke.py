@@ -118,12 +118,19 @@ def test_server_is_active(cloud: connection.Connection, bed: Testbed) -> None:
 
 
 def test_cinder_services_are_up(cloud: connection.Connection) -> None:
+    wanted = {"cinder-scheduler", "cinder-volume"}
+
     def binaries() -> set[str] | None:
         found = {s.binary for s in cloud.block_storage.services() if s.state == "up"}
-        return found if "cinder-scheduler" in found else None
+        return found if wanted <= found else None
 
-    up = _wait_for("cinder-scheduler up", binaries)
-    assert "cinder-scheduler" in up
+    assert _wait_for("cinder services up", binaries) >= wanted
+
+
+def test_volume_is_available(cloud: connection.Connection, bed: Testbed) -> None:
+    volume = cloud.block_storage.get_volume(bed.info("cinder")["volume_id"])
+    assert volume.status == "available"
+    assert volume.size == 1
 
 
 def test_image_is_active(cloud: connection.Connection, bed: Testbed) -> None:
