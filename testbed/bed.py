@@ -184,6 +184,14 @@ class Bed:
             self._save()
             return secrets[name]
 
+    def redact(self, text: str) -> str:
+        """``text`` with every credential of this testbed replaced, for logs."""
+        with self._lock:
+            secrets = list(self._state["secrets"].values())
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
     def record(self, service: str, info: Mapping[str, Any]) -> None:
         """Publish what a started service offers (URLs, credentials, ids) to later readers."""
         with self._lock:
@@ -287,7 +295,7 @@ class Bed:
         if user is not None:
             command = as_user(user, command)
         with log.open("ab") as out:
-            out.write(f"$ {' '.join(command)}\n".encode())
+            out.write(f"$ {self.redact(' '.join(command))}\n".encode())
             out.flush()
             popen = subprocess.Popen(
                 command,

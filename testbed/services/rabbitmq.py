@@ -65,6 +65,7 @@ def start(bed: Bed) -> None:
         "rabbitmq",
         {
             "port": amqp,
+            "url": f"amqp://127.0.0.1:{amqp}",
             "user": USER,
             "password": password,
             "transport_url": f"rabbit://{USER}:{password}@127.0.0.1:{amqp}/",

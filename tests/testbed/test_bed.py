@@ -145,3 +145,11 @@ def test_cli_up_failure_names_the_service_and_stops_everything(bed: Bed) -> None
     state = json.loads((bed.root / "state.json").read_text())
     assert state["procs"] == []
     assert bed.leftovers() == []
+
+
+def test_logged_command_lines_hide_credentials(bed: Bed) -> None:
+    password = bed.secret("demo", "s3cret-value")
+    bed.run("demo", "demo-user", ["sh", "-c", f"true '{password}'"])
+    logged = (bed.logs / "demo-user.log").read_text()
+    assert password not in logged
+    assert "***" in logged

@@ -212,3 +212,17 @@ def test_demo_cloud_is_not_admin(bed: Testbed) -> None:
             list(demo.compute.services())
     finally:
         demo.close()
+
+
+def test_no_credential_reaches_a_log(bed: Testbed) -> None:
+    """Every log of every process and command, against every credential of the testbed."""
+    state = json.loads((bed.bed.root / "state.json").read_text())
+    secrets = [s for s in state["secrets"].values() if len(s) >= 8]
+    assert secrets
+    leaks = [
+        f"{log.name}: {secret[:3]}..."
+        for log in sorted(bed.bed.logs.iterdir())
+        for secret in secrets
+        if secret in log.read_text(errors="replace")
+    ]
+    assert leaks == []
