@@ -9,31 +9,14 @@ Prints ``{"services": [...], "volume_id": ...}`` as JSON.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
 
-import openstack
+from os_session import connect  # type: ignore[import-not-found,unused-ignore]
 
 BINARIES = ("cinder-scheduler", "cinder-volume")
 VOLUME = "testbed-volume"
-
-
-def connect() -> Any:
-    return openstack.connection.Connection(
-        auth={
-            "auth_url": os.environ["OS_AUTH_URL"],
-            "username": os.environ["OS_USERNAME"],
-            "password": os.environ["OS_PASSWORD"],
-            "project_name": os.environ["OS_PROJECT_NAME"],
-            "user_domain_name": "Default",
-            "project_domain_name": "Default",
-        },
-        region_name=os.environ.get("OS_REGION_NAME", "RegionOne"),
-        interface="public",
-        api_timeout=30,
-    )
 
 
 def wait_for_services(volume: Any, timeout: float = 90.0) -> list[str]:

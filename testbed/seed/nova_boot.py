@@ -15,8 +15,8 @@ import sys
 import time
 from typing import Any
 
-import openstack  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import oslo_messaging  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from os_session import connect  # type: ignore[import-not-found,unused-ignore]
 from oslo_config import cfg  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 FLAVOR = {"vcpus": 1, "ram": 128, "disk": 1}
@@ -108,19 +108,7 @@ def wait_active(conn: Any, server_id: str, timeout: float) -> Any:
 
 def main() -> None:
     spec: dict[str, Any] = json.loads(sys.argv[1])
-    conn = openstack.connection.Connection(
-        auth={
-            "auth_url": os.environ["OS_AUTH_URL"],
-            "username": os.environ["OS_USERNAME"],
-            "password": os.environ["OS_PASSWORD"],
-            "project_name": os.environ["OS_PROJECT_NAME"],
-            "user_domain_name": "Default",
-            "project_domain_name": "Default",
-        },
-        region_name=os.environ["OS_REGION_NAME"],
-        interface="public",
-        api_timeout=30,
-    )
+    conn = connect()
     flavor = ensure_flavor(conn, spec["flavor"])
     wait_host(conn, spec["host"], spec["timeout"])
     server = ensure_server(conn, spec, flavor)

@@ -1,7 +1,7 @@
 """A keystoneauth session from the usual ``OS_*`` variables, for the seed scripts.
 
 The orchestrator passes the admin credentials in the environment rather than on the
-command line, so they do not show up in ``ps``.
+command line, so they do not show up in ``ps`` (``testbed.services.keystone.client_env``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,20 @@ def session() -> Any:
         user_domain_name=os.environ.get("OS_USER_DOMAIN_NAME", "Default"),
         project_domain_name=os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default"),
     )
-    return ks_session.Session(auth=auth)
+    # Every request bounded: a wedged service fails the seed instead of hanging it.
+    return ks_session.Session(auth=auth, timeout=30)
+
+
+def connect() -> Any:
+    """An openstacksdk connection with the same credentials; every call bounded by a timeout."""
+    import openstack  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: PLC0415 - only some scripts need it
+
+    return openstack.connection.Connection(
+        session=session(),
+        region_name=os.environ.get("OS_REGION_NAME", "RegionOne"),
+        interface="public",
+        api_timeout=30,
+    )
 
 
 def adapter_options() -> dict[str, str]:

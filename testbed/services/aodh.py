@@ -24,7 +24,7 @@ from typing import Any
 from testbed import ini, paste
 from testbed.bed import Bed, Proc, ServiceError, http_json
 from testbed.launch import gunicorn
-from testbed.services import gnocchi, keystone, postgres, rabbitmq
+from testbed.services import keystone, postgres, rabbitmq
 
 REQUIRES = ("keystone", "rabbitmq", "gnocchi", "measures", "alarm_sink")
 SEED = Path(__file__).resolve().parent.parent / "seed" / "aodh_seed.py"
@@ -124,7 +124,7 @@ def start(bed: Bed) -> None:
     webhook = os.environ.get("TESTBED_ALARM_URL") or bed.info("alarm_sink")["url"]
     spec = _alarm_spec(bed, webhook)
     out = bed.python(
-        "aodh", "aodh-seed", SEED, json.dumps(spec), env=gnocchi.client_env(bed), timeout=120
+        "aodh", "aodh-seed", SEED, json.dumps(spec), env=keystone.client_env(bed), timeout=120
     )
     alarm_id = json.loads(out.strip().splitlines()[-1])["alarm_id"]
     bed.wait(

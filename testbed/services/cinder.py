@@ -18,7 +18,6 @@ from testbed import ini
 from testbed.bed import Bed, ServiceError, http_status
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres, rabbitmq
-from testbed.services.neutron import client_env
 
 REQUIRES = ("keystone", "rabbitmq")
 SEED = Path(__file__).resolve().parent.parent / "seed" / "cinder_check.py"
@@ -78,7 +77,7 @@ def start(bed: Bed) -> None:
     for proc in (scheduler, volume):
         if not proc.running:
             raise ServiceError("cinder", f"{proc.name} exited", proc.log)
-    out = bed.python("cinder", "cinder-check", SEED, env=client_env(bed), timeout=180)
+    out = bed.python("cinder", "cinder-check", SEED, env=keystone.client_env(bed), timeout=180)
     checked = json.loads(out.strip().splitlines()[-1])
     bed.record("cinder", {"url": url, "backend": f"{HOST}@{BACKEND} ({DRIVER})", **checked})
 

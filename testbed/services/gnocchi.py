@@ -24,20 +24,6 @@ SEED = Path(__file__).resolve().parent.parent / "seed" / "gnocchi_seed.py"
 SACKS = 8
 
 
-def client_env(bed: Bed) -> dict[str, str]:
-    """``OS_*`` admin credentials for the seed scripts (see testbed/seed/os_session.py)."""
-    info = bed.info("keystone")
-    return {
-        "OS_AUTH_URL": info["url"],
-        "OS_USERNAME": info["admin_user"],
-        "OS_PASSWORD": info["admin_password"],
-        "OS_PROJECT_NAME": info["admin_project"],
-        "OS_USER_DOMAIN_NAME": keystone.DOMAIN,
-        "OS_PROJECT_DOMAIN_NAME": keystone.DOMAIN,
-        "OS_REGION_NAME": info.get("region", keystone.REGION),
-    }
-
-
 def _config(bed: Bed, conf: Path, port: int) -> dict[str, dict[str, object]]:
     base = conf.parent
     return {
@@ -91,7 +77,7 @@ def start(bed: Bed) -> None:
     bed.wait_http(api, f"{url}/healthcheck", timeout=90)
     if not metricd.running:
         raise ServiceError("gnocchi", "gnocchi-metricd exited", metricd.log)
-    out = bed.python("gnocchi", "gnocchi-seed", SEED, env=client_env(bed), timeout=120)
+    out = bed.python("gnocchi", "gnocchi-seed", SEED, env=keystone.client_env(bed), timeout=120)
     seeded = json.loads(out.strip().splitlines()[-1])
     bed.record("gnocchi", {"url": url, **seeded})
 

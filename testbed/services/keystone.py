@@ -273,3 +273,17 @@ def write_clouds_yaml(bed: Bed) -> None:
     path = bed.root / "clouds.yaml"
     path.write_text(text)
     path.chmod(0o600)
+
+
+def client_env(bed: Bed) -> dict[str, str]:
+    """``OS_*`` admin credentials for the seed scripts (see testbed/seed/os_session.py)."""
+    info = bed.info("keystone")
+    return {
+        "OS_AUTH_URL": info["url"],
+        "OS_USERNAME": info["admin_user"],
+        "OS_PASSWORD": info["admin_password"],
+        "OS_PROJECT_NAME": info["admin_project"],
+        "OS_USER_DOMAIN_NAME": DOMAIN,
+        "OS_PROJECT_DOMAIN_NAME": DOMAIN,
+        "OS_REGION_NAME": info.get("region", REGION),
+    }

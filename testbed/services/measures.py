@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from testbed.bed import Bed, http_status
-from testbed.services import gnocchi, keystone
+from testbed.services import keystone
 
 REQUIRES = ("gnocchi", "server")
 SEED = Path(__file__).resolve().parent.parent / "seed" / "measures_seed.py"
@@ -26,7 +26,7 @@ def start(bed: Bed) -> None:
         "measures-seed",
         SEED,
         json.dumps(nova),
-        env=gnocchi.client_env(bed),
+        env=keystone.client_env(bed),
         timeout=180,
     )
     pushed = json.loads(out.strip().splitlines()[-1])

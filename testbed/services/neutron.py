@@ -94,18 +94,6 @@ OVS_AGENT: ini.Sections = {
 }
 
 
-def client_env(bed: Bed) -> dict[str, str]:
-    """Admin credentials for the seed scripts, in the environment rather than in ``ps``."""
-    info = bed.info("keystone")
-    return {
-        "OS_AUTH_URL": info["url"],
-        "OS_USERNAME": info["admin_user"],
-        "OS_PASSWORD": info["admin_password"],
-        "OS_PROJECT_NAME": info["admin_project"],
-        "OS_REGION_NAME": info.get("region", keystone.REGION),
-    }
-
-
 def _auth_conf(bed: Bed, base: Path, url: str) -> Path:
     """Keystone's part of the configuration, and the catalog entry: no database needed."""
     keystone.register(bed, "network", "neutron", url)
@@ -162,7 +150,7 @@ def _seed(bed: Bed, procs: list[Proc]) -> dict[str, str]:
         "neutron-seed",
         SEED / "neutron_seed.py",
         json.dumps({"network": NETWORK, "subnet": SUBNET, "cidr": CIDR, "host": COMPUTE_HOST}),
-        env=client_env(bed),
+        env=keystone.client_env(bed),
         timeout=180,
     )
     for proc in procs:

@@ -163,15 +163,7 @@ def _node_identity(state: Path) -> None:
 def _seed(bed: Bed) -> dict[str, Any]:
     """Flavor and server through the public API; credentials go in the environment (not on
     the command line, where ``ps`` and the log would show them)."""
-    info = bed.info("keystone")
-    env = {
-        "OS_AUTH_URL": info["url"],
-        "OS_USERNAME": info["admin_user"],
-        "OS_PASSWORD": info["admin_password"],
-        "OS_PROJECT_NAME": info["admin_project"],
-        "OS_REGION_NAME": keystone.REGION,
-        "TRANSPORT_URL": rabbitmq.transport_url(bed),
-    }
+    env = {**keystone.client_env(bed), "TRANSPORT_URL": rabbitmq.transport_url(bed)}
     spec = {
         "image_id": bed.info("glance")["image_id"],
         "network_id": bed.info("neutron")["network_id"],

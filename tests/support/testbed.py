@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,6 +22,8 @@ from testbed.bed import Bed, ServiceError
 from testbed.up import up
 from testbed.venv import VenvError, default_venv, ensure_venv
 from tests.support.servers import require
+
+T = TypeVar("T")
 
 # What each launcher needs from the machine, checked before trying (a skip outside CI).
 _BINARIES = {
@@ -87,3 +91,17 @@ def remove(testbed: Testbed) -> None:
     testbed.close()
     if testbed.owned and not os.environ.get("TESTBED_KEEP"):
         shutil.rmtree(testbed.bed.root, ignore_errors=True)
+
+
+def poll(
+    what: str, probe: Callable[[], T | None], timeout: float = 90.0, interval: float = 0.5
+) -> T:
+    """``probe()`` once truthy; agents and alarms report on intervals, so tests wait for them."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"{what}: not seen within {timeout:.0f}s (last: {last!r})")

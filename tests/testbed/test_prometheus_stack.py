@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import pytest
 
 from testbed.bed import http_json
-from tests.support.testbed import Testbed
+from tests.support.testbed import Testbed, poll
 
 pytestmark = pytest.mark.testbed
-
-
-def _poll(what: str, probe: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    pytest.fail(f"{what}: not within {timeout:.0f}s")
 
 
 def test_alertmanagers_form_one_cluster_and_share_alerts(testbed: Testbed) -> None:
@@ -50,7 +39,7 @@ def test_alertmanagers_form_one_cluster_and_share_alerts(testbed: Testbed) -> No
         status, silences, _ = http_json("GET", f"{urls[1]}/api/v2/silences")
         return status == 200 and any(s["createdBy"] == "testbed" for s in silences)
 
-    _poll("silence gossiped to the second replica", on_second)
+    poll("silence gossiped to the second replica", on_second)
     _, second_alerts, _ = http_json("GET", f"{urls[1]}/api/v2/alerts")
     assert [a for a in second_alerts if a["labels"]["alertname"] == "TestbedSmoke"] == []
 
@@ -68,11 +57,11 @@ def test_prometheus_loads_the_project_rules_and_finds_both_alertmanagers(
         found: list[Any] = body["data"]["activeAlertmanagers"]
         return found if len(found) == 2 else []
 
-    _poll("both Alertmanagers active in Prometheus", managers)
+    poll("both Alertmanagers active in Prometheus", managers)
 
     def scraped() -> list[Any]:
         _, body, _ = http_json("GET", f"{url}/api/v1/query?query=up")
         result: list[Any] = body["data"]["result"]
         return [r for r in result if r["value"][1] == "1"]
 
-    assert _poll("Prometheus scraped itself", scraped)[0]["metric"]["job"] == "prometheus"
+    assert poll("Prometheus scraped itself", scraped)[0]["metric"]["job"] == "prometheus"

@@ -7,7 +7,6 @@ through openstacksdk, gnocchiclient or aodhclient, the way the exporter and the 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from openstack.config import loader
 from openstack.identity.v3 import _proxy as identity_v3
 
 from testbed.__main__ import DEFAULT_SERVICES
-from tests.support.testbed import Testbed
+from tests.support.testbed import Testbed, poll
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -50,18 +49,6 @@ def cloud(bed: Testbed) -> Iterator[connection.Connection]:
     conn = _connect(bed, "testbed")
     yield conn
     conn.close()
-
-
-def _wait_for(what: str, probe: Any, timeout: float = 90.0) -> Any:
-    """Poll ``probe`` until it returns something truthy; agents and alarms are periodic."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(1)
-    pytest.fail(f"{what}: not seen within {timeout:.0f}s (last: {last!r})")
 
 
 def _identity(cloud: connection.Connection) -> identity_v3.Proxy:
@@ -95,7 +82,7 @@ def test_compute_services_are_up(cloud: connection.Connection, bed: Testbed) -> 
         wanted = {"nova-conductor", "nova-scheduler", "nova-compute"}
         return found if wanted <= set(found) and all(found[b] == "up" for b in wanted) else None
 
-    _wait_for("nova services up", states)
+    poll("nova services up", states)
     compute = [s for s in cloud.compute.services() if s.binary == "nova-compute"]
     assert [s.host for s in compute] == [host]
     assert compute[0].status == "enabled"
@@ -124,7 +111,7 @@ def test_cinder_services_are_up(cloud: connection.Connection) -> None:
         found = {s.binary for s in cloud.block_storage.services() if s.state == "up"}
         return found if wanted <= found else None
 
-    assert _wait_for("cinder services up", binaries) >= wanted
+    assert poll("cinder services up", binaries) >= wanted
 
 
 def test_volume_is_available(cloud: connection.Connection, bed: Testbed) -> None:
@@ -161,7 +148,7 @@ def test_neutron_agents_are_alive(cloud: connection.Connection, bed: Testbed) ->
         found = list(cloud.network.agents())
         return found if found and all(a.is_alive for a in found) else None
 
-    found = _wait_for("neutron agents alive", agents)
+    found = poll("neutron agents alive", agents)
     hosts = {a.host for a in found}
     assert bed.info("nova")["compute_host"] in hosts
 
@@ -197,7 +184,7 @@ def test_aodh_alarm_fires_its_webhook(bed: Testbed, cloud: connection.Connection
         hits = [p for p in posts if (p.get("body") or {}).get("alarm_id") == info["alarm_id"]]
         return hits or None
 
-    hits = _wait_for("alarm webhook in the sink", fired, timeout=120)
+    hits = poll("alarm webhook in the sink", fired, timeout=120)
     body = hits[-1]["body"]
     assert set(body) >= {"alarm_name", "alarm_id", "severity", "previous", "current", "reason"}
     assert body["current"] == "alarm"
