@@ -145,7 +145,9 @@ class Bed:
         self.logs = self.root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._state: dict[str, Any] = {"ports": {}, "procs": [], "services": {}, "secrets": {}}
+        self._state: dict[str, Any] = {
+            "ports": {}, "procs": [], "services": {}, "secrets": {}, "cpu": {}
+        }  # fmt: skip
         path = self.root / STATE_FILE
         if path.exists():
             self._state.update(json.loads(path.read_text()))
@@ -180,8 +182,9 @@ class Bed:
         """A credential of this testbed (fixed values: it is a throwaway test cloud)."""
         with self._lock:
             secrets: dict[str, str] = self._state["secrets"]
-            secrets.setdefault(name, default)
-            self._save()
+            if name not in secrets:
+                secrets[name] = default
+                self._save()
             return secrets[name]
 
     def redact(self, text: str) -> str:
@@ -214,12 +217,6 @@ class Bed:
             procs = [Proc.from_json(p) for p in self._state["procs"]]
         return [p for p in procs if service is None or p.service == service]
 
-    def forget(self, service: str) -> None:
-        with self._lock:
-            self._state["services"].pop(service, None)
-            self._state["procs"] = [p for p in self._state["procs"] if p["service"] != service]
-            self._save()
-
     # -- processes ----------------------------------------------------------------------
 
     def os_bin(self, command: str) -> str:
@@ -239,6 +236,11 @@ class Bed:
             env.update(extra)
         return env
 
+    def _command(self, name: str, argv: Sequence[str], user: str | None) -> tuple[Path, list[str]]:
+        """The log file of ``name`` and the command line, run as ``user`` when given."""
+        command = list(argv)
+        return self.logs / f"{name}.log", command if user is None else as_user(user, command)
+
     def spawn(
         self,
         service: str,
@@ -250,10 +252,7 @@ class Bed:
         user: str | None = None,
     ) -> Proc:
         """Start a long-running process in its own session, output to ``logs/NAME.log``."""
-        log = self.logs / f"{name}.log"
-        command = list(argv)
-        if user is not None:
-            command = as_user(user, command)
+        log, command = self._command(name, argv, user)
         with log.open("ab") as out:
             popen = subprocess.Popen(
                 command,
@@ -266,8 +265,9 @@ class Bed:
             )
         started = start_time(popen.pid)
         proc = Proc(service, name, popen.pid, started or 0, log)
-        # The Popen object is dropped on purpose: a testbed outlives the process that
-        # started it (``make testbed``); reaping is done in ``_reap`` when we are the parent.
+        # A testbed outlives the process that started it (``make testbed``), so stopping
+        # goes by the recorded pid; the Popen is kept only to reap the child when we are
+        # still its parent (``_reap``).
         _children[popen.pid] = popen
         with self._lock:
             self._state["procs"].append(proc.as_json())
@@ -290,10 +290,7 @@ class Bed:
         Its CPU time is recorded (``cpu`` in the state file): a start on two cores is bound by
         CPU, and this says where it goes. On timeout its whole session is killed.
         """
-        log = self.logs / f"{name}.log"
-        command = list(argv)
-        if user is not None:
-            command = as_user(user, command)
+        log, command = self._command(name, argv, user)
         with log.open("ab") as out:
             out.write(f"$ {self.redact(' '.join(command))}\n".encode())
             out.flush()
@@ -324,7 +321,7 @@ class Bed:
                 popen.returncode = 0  # reaped above; keeps Popen from waiting again
             out.write(output)
         with self._lock:
-            self._state.setdefault("cpu", {})[name] = round(usage.ru_utime + usage.ru_stime, 2)
+            self._state["cpu"][name] = round(usage.ru_utime + usage.ru_stime, 2)
             self._save()
         if expired.is_set():
             raise ServiceError(service, f"{name} did not finish in {timeout:.0f}s", log)
@@ -487,6 +484,14 @@ def http_status(url: str, *, timeout: float = 2.0, headers: Mapping[str, str] | 
             return status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def answers(url: str) -> bool:
+    """``url`` answers a GET with 200: the readiness probe of most services here."""
+    try:
+        return http_status(url) == 200
+    except OSError:
+        return False
 
 
 def http_json(

@@ -37,15 +37,13 @@ def is_current(venv: Path) -> bool:
     return marker.exists() and marker.read_text().strip() == _digest()
 
 
-def ensure_venv(
-    venv: Path, *, python: str | None = None, log: Callable[[str], None] = print
-) -> Path:
+def ensure_venv(venv: Path, *, log: Callable[[str], None] = print) -> Path:
     if is_current(venv):
         return venv
     log(f"building the OpenStack environment in {venv} (pinned: {REQUIREMENTS.name})")
     if venv.exists():
         shutil.rmtree(venv)
-    interpreter = python or os.environ.get("TESTBED_PYTHON") or _system_python()
+    interpreter = os.environ.get("TESTBED_PYTHON") or _system_python()
     uv = _uv()
     if uv is not None:
         # uv downloads and installs in parallel: ~10 s instead of ~2 min with pip, cold.

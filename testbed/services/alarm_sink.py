@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from testbed.bed import Bed, http_status
+from testbed.bed import Bed, answers
 
 REQUIRES: tuple[str, ...] = ()
 CHECKOUT = Path(__file__).resolve().parent.parent.parent
@@ -31,7 +31,4 @@ def start(bed: Bed) -> None:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(bed.info("alarm_sink")["url"]) == 200
-    except OSError:
-        return False
+    return answers(bed.info("alarm_sink")["url"])

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from testbed import ini
-from testbed.bed import Bed, ServiceError, http_status
+from testbed.bed import Bed, ServiceError, answers
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres, rabbitmq
 
@@ -90,8 +90,5 @@ def _keystone(bed: Bed, url: str) -> dict[str, object]:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        url = str(bed.info("cinder")["url"]).removesuffix("/v3")
-        return http_status(f"{url}/healthcheck") == 200
-    except OSError:
-        return False
+    url = str(bed.info("cinder")["url"]).removesuffix("/v3")
+    return answers(f"{url}/healthcheck")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed import ini
-from testbed.bed import Bed, ServiceError, http_json, http_status
+from testbed.bed import Bed, ServiceError, answers, http_json
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres
 
@@ -49,9 +49,8 @@ def start(bed: Bed) -> None:
     conf = ini.write(base / "glance-api.conf", sections)
     disk = base / f"{IMAGE_NAME}.qcow2"
     # Keystone's part (service user, catalog) needs no database: it runs during the migration.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="glance-keystone") as pool:
-        authtoken = pool.submit(keystone.authtoken, bed, "glance")
-        catalog = pool.submit(keystone.register, bed, "image", "glance", url)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="glance-keystone") as pool:
+        authtoken = pool.submit(keystone.join, bed, "glance", "image", url)
         bed.run(
             "glance",
             "glance-db-sync",
@@ -62,7 +61,6 @@ def start(bed: Bed) -> None:
             qemu_img = ["qemu-img", "create", "-f", "qcow2", str(disk), "64M"]
             bed.run("glance", "glance-qemu-img", qemu_img)
         sections["keystone_authtoken"] = authtoken.result()
-        catalog.result()
     ini.write(conf, sections)
     # glance.wsgi.api reads glance-api.conf from OS_GLANCE_CONFIG_DIR.
     env = {"OS_GLANCE_CONFIG_DIR": str(base)}
@@ -116,7 +114,4 @@ def _ensure_image(bed: Bed, url: str, disk: Path) -> str:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(f"{bed.info('glance')['url']}/healthcheck") == 200
-    except OSError:
-        return False
+    return answers(f"{bed.info('glance')['url']}/healthcheck")

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from testbed import ini, paste
-from testbed.bed import Bed, ServiceError, http_status
+from testbed.bed import Bed, ServiceError, answers
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres
 
@@ -83,7 +83,4 @@ def start(bed: Bed) -> None:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(f"{bed.info('gnocchi')['url']}/healthcheck") == 200
-    except OSError:
-        return False
+    return answers(f"{bed.info('gnocchi')['url']}/healthcheck")

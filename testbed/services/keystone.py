@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from testbed import ini
-from testbed.bed import Bed, ServiceError, http_json, http_status
+from testbed.bed import Bed, ServiceError, answers, http_json
 from testbed.launch import gunicorn
 from testbed.services import postgres
 
@@ -102,10 +102,7 @@ def start(bed: Bed) -> None:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(bed.info("keystone")["url"]) == 200
-    except OSError:
-        return False
+    return answers(bed.info("keystone")["url"])
 
 
 # -- a small admin client (stdlib only: the orchestrator has no OpenStack libraries) ------
@@ -234,6 +231,15 @@ def credentials(bed: Bed, user: str) -> dict[str, object]:
         "project_domain_name": DOMAIN,
         "region_name": REGION,
     }
+
+
+def join(bed: Bed, user: str, service_type: str, url: str) -> dict[str, object]:
+    """A service's part in Keystone (catalog entry, service user); its ``[keystone_authtoken]``.
+
+    Needs no database of the service's own, so services run it during their migration.
+    """
+    register(bed, service_type, user, url)
+    return authtoken(bed, user)
 
 
 def authtoken(bed: Bed, user: str) -> dict[str, object]:

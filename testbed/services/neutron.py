@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from testbed import ini
-from testbed.bed import Bed, Proc, ServiceError, http_status
+from testbed.bed import Bed, Proc, ServiceError, answers
 from testbed.launch import gunicorn
 from testbed.services import keystone, rabbitmq
 
@@ -161,7 +161,4 @@ def _seed(bed: Bed, procs: list[Proc]) -> dict[str, str]:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(bed.info("neutron")["url"]) == 200
-    except OSError:
-        return False
+    return answers(bed.info("neutron")["url"])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed import ini
-from testbed.bed import Bed, ServiceError, http_status
+from testbed.bed import Bed, ServiceError, answers
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres, rabbitmq
 
@@ -178,7 +178,4 @@ def _seed(bed: Bed) -> dict[str, Any]:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(bed.info("nova")["url"].removesuffix("/v2.1")) == 200
-    except OSError:
-        return False
+    return answers(bed.info("nova")["url"].removesuffix("/v2.1"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from testbed import ini
-from testbed.bed import Bed, http_status
+from testbed.bed import Bed, answers
 from testbed.launch import gunicorn
 from testbed.services import keystone, postgres
 
@@ -23,9 +23,8 @@ def start(bed: Bed) -> None:
     }
     conf = ini.write(base / "placement.conf", sections)
     # Keystone's part (service user, catalog) needs no database: it runs during the migration.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="placement-keystone") as pool:
-        authtoken = pool.submit(keystone.authtoken, bed, "placement")
-        catalog = pool.submit(keystone.register, bed, "placement", "placement", url)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="placement-keystone") as pool:
+        authtoken = pool.submit(keystone.join, bed, "placement", "placement", url)
         bed.run(
             "placement",
             "placement-db-sync",
@@ -33,7 +32,6 @@ def start(bed: Bed) -> None:
             timeout=300,
         )
         sections["keystone_authtoken"] = authtoken.result()
-        catalog.result()
     ini.write(conf, sections)
     # placement.wsgi reads OS_PLACEMENT_CONFIG_DIR/placement.conf
     env = {"OS_PLACEMENT_CONFIG_DIR": str(base)}
@@ -43,7 +41,4 @@ def start(bed: Bed) -> None:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(bed.info("placement")["url"]) == 200
-    except OSError:
-        return False
+    return answers(bed.info("placement")["url"])

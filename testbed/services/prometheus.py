@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from testbed.bed import Bed, Proc, ServiceError, http_status
+from testbed.bed import Bed, Proc, ServiceError, answers
 
 REQUIRES = ("alertmanager",)
 BINARY = "/usr/bin/prometheus"
@@ -52,7 +52,4 @@ def start(bed: Bed) -> None:
 
 
 def healthy(bed: Bed) -> bool:
-    try:
-        return http_status(f"{bed.info('prometheus')['url']}/-/ready") == 200
-    except OSError:
-        return False
+    return answers(f"{bed.info('prometheus')['url']}/-/ready")

@@ -25,17 +25,19 @@ def test_alertmanagers_form_one_cluster_and_share_alerts(testbed: Testbed) -> No
     status, _, _ = http_json("POST", f"{urls[0]}/api/v2/alerts", alert)
     assert status == 200
 
+    # Alerts are not gossiped, only silences and notification logs: the second replica must
+    # not know an alert posted to the first one (why clients post to every replica).
+    silence = {
+        "matchers": [{"name": "alertname", "value": "TestbedSmoke", "isRegex": False}],
+        "startsAt": dt.datetime.now(dt.UTC).isoformat(),
+        "endsAt": ends,
+        "createdBy": "testbed",
+        "comment": "gossip check",
+    }
+    status, _, _ = http_json("POST", f"{urls[0]}/api/v2/silences", silence)
+    assert status == 200
+
     def on_second() -> bool:
-        # Alerts are not gossiped, only silences and notification logs: the second replica
-        # must not know an alert posted to the first one (why clients post to every replica).
-        silence = {
-            "matchers": [{"name": "alertname", "value": "TestbedSmoke", "isRegex": False}],
-            "startsAt": dt.datetime.now(dt.UTC).isoformat(),
-            "endsAt": ends,
-            "createdBy": "testbed",
-            "comment": "gossip check",
-        }
-        http_json("POST", f"{urls[0]}/api/v2/silences", silence)
         status, silences, _ = http_json("GET", f"{urls[1]}/api/v2/silences")
         return status == 200 and any(s["createdBy"] == "testbed" for s in silences)
 
