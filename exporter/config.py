@@ -71,7 +71,7 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     return match.group(1) or match.group(2) or "", port
 
 
-class _Section:
+class Section:
     """Strict reader of one YAML mapping: unknown keys and wrong types are errors."""
 
     def __init__(self, data: object, where: str) -> None:
@@ -87,8 +87,12 @@ class _Section:
         self._seen.add(key)
         return self._data.get(key)
 
-    def section(self, key: str) -> _Section:
-        return _Section(self._get(key), f"{self._where}.{key}" if self._where else key)
+    def value(self, key: str) -> Any:
+        """The raw value (None when absent), for types the reader has no method for."""
+        return self._get(key)
+
+    def section(self, key: str) -> Section:
+        return Section(self._get(key), f"{self._where}.{key}" if self._where else key)
 
     def string(self, key: str, default: str) -> str:
         value = self._get(key)
@@ -159,7 +163,7 @@ def build_config(flags: Flags) -> Config:
     if flags.log_format not in LOG_FORMATS:
         raise ConfigError(f"--log.format {flags.log_format!r}: expected one of {LOG_FORMATS}")
 
-    root = _Section(load_config_file(flags.config_file) if flags.config_file else {}, "")
+    root = Section(load_config_file(flags.config_file) if flags.config_file else {}, "")
     collectors = root.section("collectors")
     libvirt_section = collectors.section("libvirt")
     enabled_in_file = {"libvirt": libvirt_section.boolean("enabled", True)}

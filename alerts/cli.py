@@ -1,0 +1,160 @@
+"""``aodh-alertmanager-bridge``: Prometheus-style flags, one validated config, then serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import NoReturn
+
+from alerts import __version__
+from alerts.config import DEFAULT_LISTEN_ADDRESS, DEFAULT_STATE_PATH, Flags, build_config
+from exporter.config import LOG_FORMATS, LOG_LEVELS
+from exporter.errors import ConfigError
+from exporter.logs import setup_logging
+
+PROG = "aodh-alertmanager-bridge"
+log = logging.getLogger(PROG)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see --help)\n")
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog=PROG, description="Aodh alarm webhooks to Alertmanager alerts.")
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=DEFAULT_LISTEN_ADDRESS,
+        help=f"address to listen on (default {DEFAULT_LISTEN_ADDRESS})",
+    )
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        help="exporter-toolkit web config: TLS and basic-auth users",
+    )
+    p.add_argument("--config.file", dest="config_file", metavar="FILE", help="YAML configuration")
+    p.add_argument(
+        "--alertmanager.url",
+        dest="alertmanager_urls",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an Alertmanager replica, e.g. http://am-1:9093 (repeat for every replica)",
+    )
+    p.add_argument(
+        "--state.path",
+        dest="state_path",
+        metavar="FILE",
+        help=f"SQLite state file (default {DEFAULT_STATE_PATH})",
+    )
+    p.add_argument(
+        "--resend-interval",
+        dest="resend_interval",
+        metavar="DURATION",
+        help="how often firing alerts are re-sent (default 60s)",
+    )
+    p.add_argument(
+        "--os-cloud",
+        dest="os_cloud",
+        metavar="CLOUD",
+        help="clouds.yaml entry for the Aodh API (enrichment, reconciliation); default $OS_CLOUD",
+    )
+    p.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
+    p.add_argument("--log.format", dest="log_format", default="logfmt", choices=LOG_FORMATS)
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return p
+
+
+def parse_flags(argv: Sequence[str] | None) -> Flags:
+    import os  # noqa: PLC0415
+
+    ns = _parser().parse_args(argv)
+    return Flags(
+        listen_address=ns.listen_address,
+        web_config_file=ns.web_config_file,
+        config_file=ns.config_file,
+        alertmanager_urls=tuple(ns.alertmanager_urls),
+        state_path=ns.state_path,
+        resend_interval=ns.resend_interval,
+        os_cloud=ns.os_cloud or os.environ.get("OS_CLOUD") or None,
+        log_level=ns.log_level,
+        log_format=ns.log_format,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from alerts.aodh import AodhAPI, ApiError  # noqa: PLC0415
+    from alerts.app import create_app  # noqa: PLC0415
+    from alerts.bridge import Bridge  # noqa: PLC0415
+    from alerts.config import redact_url  # noqa: PLC0415
+    from alerts.server import make_server, serve_in_thread  # noqa: PLC0415
+    from alerts.store import StoreError  # noqa: PLC0415
+
+    flags = parse_flags(argv)
+    try:
+        config = build_config(flags)
+    except ConfigError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_level, config.log_format)
+    api = None
+    if config.os_cloud:
+        try:
+            api = AodhAPI(config.os_cloud, config.api_timeout)
+        except ApiError as exc:
+            print(f"{PROG}: error: --os-cloud: {exc}", file=sys.stderr)
+            return 2
+    else:
+        log.warning(
+            "no --os-cloud: alarms are not enriched or reconciled with the Aodh API; "
+            "out-of-order webhooks are applied in arrival order"
+        )
+    try:
+        bridge = Bridge(config, api)
+    except StoreError as exc:
+        print(f"{PROG}: error: --state.path: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(bridge)
+    try:
+        server = make_server(
+            app, config.listen_host, config.listen_port, config.threads, config.web
+        )
+    except OSError as exc:
+        print(
+            f"{PROG}: error: cannot listen on {config.listen_host or '*'}:"
+            f"{config.listen_port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    stopping = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    bridge.start()
+    serve_in_thread(server)
+    host = config.listen_host or "localhost"
+    log.info(
+        "listening",
+        extra={
+            "url": f"{'https' if config.web.tls else 'http'}://"
+            f"{f'[{host}]' if ':' in host else host}:{server.port}/v1/aodh",
+            "alertmanagers": ",".join(redact_url(u) for u in config.alertmanagers),
+            "aodh_api": "yes" if api is not None else "no",
+            "version": __version__,
+        },
+    )
+    stopping.wait()
+    log.info("shutting down")
+    server.close()
+    bridge.stop()
+    return 0

@@ -1,0 +1,156 @@
+"""Applies what was accepted (and what the Aodh API says) to the alarms' state, one thread.
+
+Without the Aodh API a webhook is applied as it stands, in arrival order. With it, a webhook
+is a prompt: the alarm is read from the API (at most one read in flight per alarm; webhooks
+that arrive during a read cause one more read) and the API's state, ordered by its
+``state_timestamp``, is applied. If the read fails, the webhook is applied as it stands and
+the next reconciliation corrects it if needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from alerts.aodh import AodhAPI, ApiError
+from alerts.lifecycle import Event, Gone, Observed, Webhook, value_of
+from alerts.metrics import Metrics
+from alerts.payload import Notification
+from alerts.store import Change, Store, StoreError
+
+log = logging.getLogger("aodh-alertmanager-bridge.engine")
+Item = tuple[int, Notification, float]
+FETCHERS = 4
+MAX_BATCH = 1000
+
+
+class Engine(threading.Thread):
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        wake_senders: Callable[[], None],
+        api: AodhAPI | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(name="engine", daemon=True)
+        self._store = store
+        self._metrics = metrics
+        self._wake = wake_senders
+        self._api = api
+        self._clock = clock
+        self._queue: queue.SimpleQueue[list[tuple[Event, Sequence[int]]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._pool = ThreadPoolExecutor(FETCHERS, "aodh-read") if api is not None else None
+        self._lock = threading.Lock()
+        self._waiting: dict[str, list[Item]] = {}  # alarm id -> webhooks for the next read
+        self._reading: set[str] = set()
+
+    def accepted(self, items: list[Item]) -> None:
+        """Called by the accept thread after commit; never blocks it."""
+        if self._api is None:
+            self._queue.put([(Webhook(n, t), [i]) for i, n, t in items])
+            return
+        for item in items:
+            alarm_id = item[1].alarm_id
+            with self._lock:
+                self._waiting.setdefault(alarm_id, []).append(item)
+                if alarm_id in self._reading:
+                    continue
+                self._reading.add(alarm_id)
+            if self._pool is not None:
+                self._pool.submit(self._read, alarm_id)
+
+    def _read(self, alarm_id: str) -> None:
+        if self._api is None:
+            return
+        while True:
+            with self._lock:
+                items = self._waiting.pop(alarm_id, [])
+                if not items:
+                    self._reading.discard(alarm_id)
+                    return
+            seen = self._clock()
+            ids = [i for i, _, _ in items]
+            try:
+                alarm = self._api.get(alarm_id)
+            except ApiError as exc:
+                self._metrics.api_requests.labels("error").inc()
+                log.warning(
+                    "Aodh API read failed; applying the webhook as sent",
+                    extra={"alarm_id": alarm_id, "err": str(exc)},
+                )
+                self._queue.put([(Webhook(n, t), [i]) for i, n, t in items])
+                continue
+            if alarm is None:
+                self._metrics.api_requests.labels("not_found").inc()
+                self._queue.put([(Gone(alarm_id, seen), ids)])
+                continue
+            self._metrics.api_requests.labels("success").inc()
+            last = items[-1][1]
+            value = value_of(last.reason_data) if last.current == alarm.state else ""
+            self._queue.put([(Observed(alarm, seen, value), ids)])
+
+    def submit(self, events: list[tuple[Event, Sequence[int]]]) -> None:
+        self._queue.put(events)
+
+    def replay_inbox(self) -> int:
+        """Webhooks accepted before a restart but not applied: apply them now."""
+        items = self._store.inbox()
+        if items:
+            self.accepted(items)
+        return len(items)
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._queue.put(None)
+
+    def run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            events = list(first)
+            while len(events) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._apply(events)
+                    return
+                events.extend(more)
+            self._apply(events)
+
+    def _apply(self, events: list[tuple[Event, Sequence[int]]]) -> None:
+        try:
+            changes = self._store.apply(events, self._clock())
+        except (StoreError, sqlite3.Error) as exc:
+            # The inbox rows stay; a restart applies them.
+            log.error("cannot apply events", extra={"err": str(exc), "count": len(events)})
+            return
+        self.count(changes)
+
+    def count(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.before is None or change.before.state != change.after.state:
+                source = "webhook" if change.after.state_ts is None else "aodh_api"
+                self._metrics.transitions.labels(change.after.state, source).inc()
+                log.info(
+                    "alarm state",
+                    extra={
+                        "alarm_id": change.after.alarm_id,
+                        "state": change.after.state,
+                        "firing": change.after.firing,
+                        "via": source,
+                    },
+                )
+        if changes:
+            self._wake()

@@ -1,0 +1,145 @@
+"""The bridge's own metrics. Counters count events as they happen; everything read from the
+state store (queues, alarms) is computed fresh at scrape time by ``StoreCollector``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from alerts import __version__
+
+if TYPE_CHECKING:
+    from alerts.store import Store
+
+# ``*_created`` series double the exposition and no dashboard of ours reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+NS = "aodh_bridge"
+WEBHOOK_OUTCOMES = (
+    "accepted",
+    "bad_json",
+    "unsupported_media_type",
+    "too_large",
+    "invalid",
+    "unauthorized",
+    "unavailable",
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.webhooks = Counter(
+            f"{NS}_webhooks_received",
+            "Aodh webhooks received, by outcome (accepted, or why they were refused).",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhooks.labels(outcome)
+        self.accept_seconds = Histogram(
+            f"{NS}_webhook_accept_duration_seconds",
+            "Time from a webhook's arrival to its durable commit (accepted ones only).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=r,
+        )
+        self.requests = Counter(
+            f"{NS}_alertmanager_requests",
+            "POSTs to /api/v2/alerts, by Alertmanager and outcome (success, refused, error).",
+            ["alertmanager", "outcome"],
+            registry=r,
+        )
+        self.alerts_sent = Counter(
+            f"{NS}_alerts_sent",
+            "Alerts in those POSTs, by Alertmanager and outcome.",
+            ["alertmanager", "outcome"],
+            registry=r,
+        )
+        self.transitions = Counter(
+            f"{NS}_alarm_transitions",
+            "Alarm state changes applied, by new state and by source (webhook, aodh_api).",
+            ["state", "source"],
+            registry=r,
+        )
+        self.reconcile_runs = Counter(
+            f"{NS}_reconcile_runs",
+            "Reconciliations against the Aodh API, by outcome (success, error).",
+            ["outcome"],
+            registry=r,
+        )
+        self.reconcile_differences = Counter(
+            f"{NS}_reconcile_differences",
+            "Alarms a reconciliation found different from what the bridge knew, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.api_requests = Counter(
+            f"{NS}_aodh_api_requests",
+            "Single-alarm reads from the Aodh API after a webhook, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.last_reconcile = Gauge(
+            f"{NS}_last_reconcile_success_timestamp_seconds",
+            "When the last successful reconciliation started (Unix time).",
+            registry=r,
+        )
+        info = Gauge(f"{NS}_build_info", "Version of the bridge.", ["version"], registry=r)
+        info.labels(__version__).set(1)
+
+    def watch(self, store: Store, names: Callable[[str], str]) -> None:
+        self.registry.register(StoreCollector(store, names))
+
+
+class StoreCollector(Collector):
+    def __init__(self, store: Store, names: Callable[[str], str]) -> None:
+        self._store = store
+        self._names = names
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = time.time()
+        depth = GaugeMetricFamily(
+            f"{NS}_queue_alerts",
+            "Alerts due for delivery to each Alertmanager and not yet accepted by it.",
+            labels=["alertmanager"],
+        )
+        oldest = GaugeMetricFamily(
+            f"{NS}_queue_oldest_age_seconds",
+            "How long the oldest alert due for each Alertmanager has waited.",
+            labels=["alertmanager"],
+        )
+        for target, (n, age) in self._store.queue_stats(now).items():
+            depth.add_metric([self._names(target)], n)
+            oldest.add_metric([self._names(target)], age)
+        yield depth
+        yield oldest
+        alarms = GaugeMetricFamily(
+            f"{NS}_alarms", "Alarms the bridge knows, by Aodh state.", labels=["state"]
+        )
+        firing = 0
+        by_state: dict[str, int] = {}
+        for (state, is_firing), n in self._store.alarm_counts().items():
+            by_state[state] = by_state.get(state, 0) + n
+            firing += n if is_firing else 0
+        for state, n in sorted(by_state.items()):
+            alarms.add_metric([state], n)
+        yield alarms
+        yield GaugeMetricFamily(
+            f"{NS}_firing_alarms", "Alarms sent to Alertmanager as firing.", value=firing
+        )
+        yield GaugeMetricFamily(
+            f"{NS}_inbox_webhooks",
+            "Accepted webhooks not yet applied to the alarms' state.",
+            value=self._store.inbox_depth(),
+        )

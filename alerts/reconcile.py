@@ -1,0 +1,107 @@
+"""Periodic comparison with the Aodh API, so that Alertmanager is right even when a webhook
+was lost, an alarm was deleted or disabled, or the bridge was down.
+
+A listing is used only when every page arrived; an alarm missing from a complete listing
+(all projects, only alarms with an action that points at the bridge) is treated as gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+
+from alerts.aodh import AodhAPI, ApiError
+from alerts.engine import Engine
+from alerts.lifecycle import Event, Gone, Observed
+from alerts.metrics import Metrics
+from alerts.store import Change, Store, StoreError
+
+log = logging.getLogger("aodh-alertmanager-bridge.reconcile")
+
+
+def difference(change: Change) -> str | None:
+    """How a reconciliation's change shows up in ``reconcile_differences_total``."""
+    before, after = change.before, change.after
+    if after.state in ("deleted", "disabled"):
+        return after.state if before is not None and before.state != after.state else None
+    if before is None:
+        return "unknown_firing" if after.firing else None
+    if before.state != after.state:
+        return "state"
+    if before.firing != after.firing:
+        return "state"
+    return None
+
+
+class Reconciler(threading.Thread):
+    def __init__(
+        self,
+        api: AodhAPI,
+        store: Store,
+        engine: Engine,
+        metrics: Metrics,
+        *,
+        interval: float,
+        pattern: re.Pattern[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(name="reconcile", daemon=True)
+        self._api = api
+        self._store = store
+        self._engine = engine
+        self._metrics = metrics
+        self._interval = interval
+        self._pattern = pattern
+        self._clock = clock
+        self._stop = threading.Event()
+        self.first_done = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.once()
+            self.first_done.set()
+            self._stop.wait(self._interval)
+
+    def once(self) -> bool:
+        seen = self._clock()
+        try:
+            alarms = self._api.list_watched(self._pattern)
+        except ApiError as exc:
+            self._metrics.reconcile_runs.labels("error").inc()
+            log.warning("reconciliation failed; keeping what is known", extra={"err": str(exc)})
+            return False
+        listed = {a.alarm_id for a in alarms}
+        events: list[tuple[Event, list[int]]] = [(Observed(a, seen), []) for a in alarms]
+        events += [(Gone(i, seen), []) for i in self._store.live_alarms() if i not in listed]
+        try:
+            changes = self._store.apply(events, self._clock())
+            removed = self._store.gc(self._clock())
+        except StoreError as exc:
+            self._metrics.reconcile_runs.labels("error").inc()
+            log.error("reconciliation not stored", extra={"err": str(exc)})
+            return False
+        kinds: dict[str, int] = {}
+        for change in changes:
+            kind = difference(change)
+            if kind is not None:
+                kinds[kind] = kinds.get(kind, 0) + 1
+                self._metrics.reconcile_differences.labels(kind).inc()
+        self._engine.count(changes)
+        self._metrics.reconcile_runs.labels("success").inc()
+        self._metrics.last_reconcile.set(seen)
+        log.info(
+            "reconciled",
+            extra={
+                "alarms": len(alarms),
+                "differences": sum(kinds.values()),
+                "gc": removed,
+                **{f"diff_{k}": v for k, v in kinds.items()},
+            },
+        )
+        return True
