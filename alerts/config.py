@@ -89,13 +89,7 @@ def _alertmanager_url(text: str) -> str:
 def _redacted(url: str) -> str:
     """A URL safe for logs and metric labels: credentials removed."""
     parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc).geturl()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 redact_url = _redacted

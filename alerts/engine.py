@@ -26,7 +26,8 @@ from alerts.store import Change, Store, StoreError
 log = logging.getLogger("aodh-alertmanager-bridge.engine")
 Item = tuple[int, Notification, float]
 FETCHERS = 4
-MAX_BATCH = 1000
+# Events per transaction: small enough that the webhook path never waits long for the lock.
+MAX_BATCH = 200
 
 
 class Engine(threading.Thread):
@@ -90,6 +91,11 @@ class Engine(threading.Thread):
                 continue
             if alarm is None:
                 self._metrics.api_requests.labels("not_found").inc()
+                log.warning(
+                    "Aodh API does not know the alarm of a webhook; treated as deleted"
+                    " (if it exists, the bridge's cloud user cannot see its project)",
+                    extra={"alarm_id": alarm_id},
+                )
                 self._queue.put([(Gone(alarm_id, seen), ids)])
                 continue
             self._metrics.api_requests.labels("success").inc()

@@ -20,6 +20,7 @@ from alerts.metrics import Metrics
 from alerts.store import Change, Store, StoreError
 
 log = logging.getLogger("aodh-alertmanager-bridge.reconcile")
+CHUNK = 200
 
 
 def difference(change: Change) -> str | None:
@@ -56,17 +57,17 @@ class Reconciler(threading.Thread):
         self._interval = interval
         self._pattern = pattern
         self._clock = clock
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.first_done = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             self.once()
             self.first_done.set()
-            self._stop.wait(self._interval)
+            self._stopping.wait(self._interval)
 
     def once(self) -> bool:
         seen = self._clock()
@@ -79,8 +80,11 @@ class Reconciler(threading.Thread):
         listed = {a.alarm_id for a in alarms}
         events: list[tuple[Event, list[int]]] = [(Observed(a, seen), []) for a in alarms]
         events += [(Gone(i, seen), []) for i in self._store.live_alarms() if i not in listed]
+        changes: list[Change] = []
         try:
-            changes = self._store.apply(events, self._clock())
+            # In slices: one long transaction would hold up the webhooks' commits.
+            for start in range(0, len(events), CHUNK):
+                changes += self._store.apply(events[start : start + CHUNK], self._clock())
             removed = self._store.gc(self._clock())
         except StoreError as exc:
             self._metrics.reconcile_runs.labels("error").inc()

@@ -137,18 +137,18 @@ class Sender(threading.Thread):
         self._batch = batch_size
         self._clock = clock
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.backoff = 0.0
 
     def wake(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self._wake.set()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 pause = self._round()
             except StoreError as exc:

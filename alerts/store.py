@@ -8,8 +8,10 @@
 - ``deliveries``: per Alertmanager and alert, the version to deliver and when it is next due.
   This is the outbox: a row stays due until that Alertmanager accepted that version.
 
-One connection behind one lock: every statement is short, and SQLite allows one writer anyway.
-Nothing per alarm is held in memory, so memory does not grow with the number of alarms.
+Writes go through one connection behind one lock (SQLite allows one writer anyway) in short
+transactions. Reads (the senders' queues, the metrics) use a connection per thread and never
+wait for that lock: WAL readers see the last commit. Nothing per alarm is held in memory, so
+memory does not grow with the number of alarms.
 """
 
 from __future__ import annotations
@@ -113,6 +115,9 @@ class Store:
         self._policy = policy
         self._resolved_resend = resolved_resend
         self._lock = threading.RLock()
+        self._path = path
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -146,8 +151,31 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def _read(self) -> sqlite3.Connection:
+        """This thread's read-only connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(str(self._path), check_same_thread=False, timeout=30)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA query_only=1")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._path}: {exc}") from None
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._read().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: {exc}") from None
+
     def close(self) -> None:
         with self._lock:
+            for conn in self._readers:
+                conn.close()
             self._db.close()
 
     # -- the accept path ------------------------------------------------------------------
@@ -168,23 +196,18 @@ class Store:
     def inbox(self) -> list[tuple[int, Notification, float]]:
         from alerts.payload import parse  # noqa: PLC0415 - only at start, avoids a cycle
 
-        with self._lock:
-            rows = self._db.execute("SELECT id, received, body FROM inbox ORDER BY id").fetchall()
+        rows = self._query("SELECT id, received, body FROM inbox ORDER BY id")
         return [(r["id"], parse(r["body"].encode()), r["received"]) for r in rows]
 
     # -- applying what was learned ----------------------------------------------------------
 
     def record(self, alarm_id: str) -> Record | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM alarms WHERE alarm_id=?", (alarm_id,)).fetchone()
-        return _record(row) if row else None
+        rows = self._query("SELECT * FROM alarms WHERE alarm_id=?", (alarm_id,))
+        return _record(rows[0]) if rows else None
 
     def live_alarms(self) -> dict[str, Record]:
         """Alarms not known to be gone: what a reconciliation compares with the API."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM alarms WHERE state NOT IN ('deleted', 'disabled')"
-            ).fetchall()
+        rows = self._query("SELECT * FROM alarms WHERE state NOT IN ('deleted', 'disabled')")
         return {r["alarm_id"]: _record(r) for r in rows}
 
     def apply(self, events: Iterable[tuple[Event, Sequence[int]]], now: float) -> list[Change]:
@@ -237,8 +260,9 @@ class Store:
                 self._queue(db, r.alarm_id, 1, now)
                 return
             relabelled = row["labels"] != labels
-            if relabelled and row["ends"] is None:
-                self._retire(db, r.alarm_id, row["labels"], row["starts"], now)
+            if relabelled:
+                ended = row["ends"] if row["ends"] is not None else now
+                self._retire(db, r.alarm_id, row["labels"], row["starts"], ended)
             bump = relabelled or row["ends"] is not None
             version = row["version"] + int(bump)
             db.execute(
@@ -264,13 +288,14 @@ class Store:
             db.execute("UPDATE alerts SET annotations=? WHERE key=?", (notes, r.alarm_id))
 
     def _retire(
-        self, db: sqlite3.Connection, alarm_id: str, labels: str, starts: float, now: float
+        self, db: sqlite3.Connection, alarm_id: str, labels: str, starts: float, ended: float
     ) -> None:
         """Resolve a label set the alarm no longer has (enrichment arrived, alarm renamed)."""
         key = f"{alarm_id}#{hashlib.sha256(labels.encode()).hexdigest()[:16]}"
         old = db.execute("SELECT version FROM alerts WHERE key=?", (key,)).fetchone()
         version = old["version"] + 1 if old else 1
-        ends = max(now, starts)
+        ends = max(ended, starts)
+        now = ended
         db.execute(
             "INSERT OR REPLACE INTO alerts VALUES (?,?,?,?,?,?,?,?,?)",
             (key, alarm_id, labels, "{}", starts, ends, ends + self._resolved_resend, "", version),
@@ -299,13 +324,12 @@ class Store:
                 )
 
     def due(self, target: str, now: float, limit: int) -> list[Due]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT d.key, d.version, a.labels, a.annotations, a.starts, a.ends, a.until,"
-                " a.generator FROM deliveries d JOIN alerts a ON a.key = d.key"
-                " WHERE d.target=? AND d.due<=? ORDER BY d.due LIMIT ?",
-                (target, now, limit),
-            ).fetchall()
+        rows = self._query(
+            "SELECT d.key, d.version, a.labels, a.annotations, a.starts, a.ends, a.until,"
+            " a.generator FROM deliveries d JOIN alerts a ON a.key = d.key"
+            " WHERE d.target=? AND d.due<=? ORDER BY d.due LIMIT ?",
+            (target, now, limit),
+        )
         return [
             Due(
                 key=r["key"],
@@ -321,10 +345,7 @@ class Store:
         ]
 
     def next_due(self, target: str) -> float | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT min(due) FROM deliveries WHERE target=?", (target,)
-            ).fetchone()
+        row = self._query("SELECT min(due) FROM deliveries WHERE target=?", (target,))[0]
         return None if row[0] is None else float(row[0])
 
     def delivered(self, target: str, sent: Sequence[Due], now: float, interval: float) -> None:
@@ -360,28 +381,22 @@ class Store:
 
     def queue_stats(self, now: float) -> dict[str, tuple[int, float]]:
         """Per Alertmanager: alerts due now and the age of the oldest of them."""
-        out = {t: (0, 0.0) for t in self._targets}
-        with self._lock:
-            for target in self._targets:
-                row = self._db.execute(
-                    "SELECT count(*), min(due) FROM deliveries WHERE target=? AND due<=?",
-                    (target, now),
-                ).fetchone()
-                out[target] = (int(row[0]), now - row[1] if row[1] is not None else 0.0)
+        out = {}
+        for target in self._targets:
+            row = self._query(
+                "SELECT count(*), min(due) FROM deliveries WHERE target=? AND due<=?",
+                (target, now),
+            )[0]
+            out[target] = (int(row[0]), now - row[1] if row[1] is not None else 0.0)
         return out
 
     def alarm_counts(self) -> dict[tuple[str, bool], int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT state, firing, count(*) FROM alarms GROUP BY state, firing"
-            ).fetchall()
+        rows = self._query("SELECT state, firing, count(*) FROM alarms GROUP BY state, firing")
         return {(r[0], bool(r[1])): int(r[2]) for r in rows}
 
     def inbox_depth(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+        return int(self._query("SELECT count(*) FROM inbox")[0][0])
 
     def raw(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Read-only access for tests and the benchmark."""
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._query(sql, args)
