@@ -7,7 +7,6 @@ import gzip
 import http.client
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import bcrypt
 import pytest
 
 from tests.support.exporter import DEMO_NODE, ExporterProcess, run_exporter
+from tests.support.tls import self_signed
 
 URI = f"test://{DEMO_NODE}"
 
@@ -146,30 +146,7 @@ def test_basic_auth(auth_exporter: ExporterProcess, headers: dict[str, str], sta
 
 
 def test_tls(tmp_path: Path) -> None:
-    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    cert, _ = self_signed(tmp_path)
     web = tmp_path / "web.yml"
     web.write_text("tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n")
     with run_exporter(["--libvirt.uri", URI, "--web.config.file", str(web)], ready=False) as exp:
