@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import NoReturn
 
 from alerts import __version__
 from alerts.config import DEFAULT_LISTEN_ADDRESS, DEFAULT_STATE_PATH, Flags, build_config
-from exporter.config import LOG_FORMATS, LOG_LEVELS
 from exporter.errors import ConfigError
+from exporter.flags import OneLineParser, add_log_flags, add_web_flags
 from exporter.logs import setup_logging
 
 PROG = "aodh-alertmanager-bridge"
 log = logging.getLogger(PROG)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: error: {message} (see --help)\n")
-
-
-def _parser() -> _Parser:
-    p = _Parser(prog=PROG, description="Aodh alarm webhooks to Alertmanager alerts.")
-    p.add_argument(
-        "--web.listen-address",
-        dest="listen_address",
-        default=DEFAULT_LISTEN_ADDRESS,
-        help=f"address to listen on (default {DEFAULT_LISTEN_ADDRESS})",
-    )
-    p.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        metavar="FILE",
-        help="exporter-toolkit web config: TLS and basic-auth users",
-    )
+def _parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description="Aodh alarm webhooks to Alertmanager alerts.")
+    add_web_flags(p, DEFAULT_LISTEN_ADDRESS)
     p.add_argument("--config.file", dest="config_file", metavar="FILE", help="YAML configuration")
     p.add_argument(
         "--alertmanager.url",
@@ -66,8 +48,7 @@ def _parser() -> _Parser:
         metavar="CLOUD",
         help="clouds.yaml entry for the Aodh API (enrichment, reconciliation); default $OS_CLOUD",
     )
-    p.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
-    p.add_argument("--log.format", dest="log_format", default="logfmt", choices=LOG_FORMATS)
+    add_log_flags(p)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
 

@@ -8,20 +8,18 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import NoReturn
 
 from exporter import __version__
 from exporter.collectors.base import Collector
 from exporter.config import (
     COLLECTORS,
     DEFAULT_LISTEN_ADDRESS,
-    LOG_FORMATS,
-    LOG_LEVELS,
     Config,
     Flags,
     build_config,
 )
 from exporter.errors import ConfigError
+from exporter.flags import OneLineParser, add_log_flags, add_web_flags
 from exporter.logs import setup_logging
 from exporter.scheduler import CollectorRunner, Scheduler
 from exporter.server import ExporterHTTPServer
@@ -31,31 +29,14 @@ PROG = "openstack-telemetry-exporter"
 log = logging.getLogger(PROG)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """One readable line and status 2, instead of argparse's usage dump."""
-        self.exit(2, f"{PROG}: error: {message} (see --help)\n")
-
-
-def _parser() -> _Parser:
-    p = _Parser(prog=PROG, description="Prometheus exporter for OpenStack hypervisors.")
-    p.add_argument(
-        "--web.listen-address",
-        dest="listen_address",
-        default=DEFAULT_LISTEN_ADDRESS,
-        help=f"address to listen on (default {DEFAULT_LISTEN_ADDRESS})",
-    )
+def _parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description="Prometheus exporter for OpenStack hypervisors.")
+    add_web_flags(p, DEFAULT_LISTEN_ADDRESS)
     p.add_argument(
         "--web.telemetry-path",
         dest="telemetry_path",
         default="/metrics",
         help="path of the metrics (default /metrics)",
-    )
-    p.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        metavar="FILE",
-        help="exporter-toolkit web config: TLS and basic-auth users",
     )
     p.add_argument(
         "--config.file",
@@ -83,8 +64,7 @@ def _parser() -> _Parser:
         help="collect once, print the exposition to stdout and exit "
         "(status 1 if a collector failed)",
     )
-    p.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
-    p.add_argument("--log.format", dest="log_format", default="logfmt", choices=LOG_FORMATS)
+    add_log_flags(p)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
 
