@@ -52,6 +52,11 @@ class Bridge:
                 self.store,
                 self.metrics,
                 interval=config.resend_interval,
+                # With the Aodh API, firing alerts are re-sent right after each reconciliation
+                # confirms them, so a replica never re-fires an alarm another replica saw
+                # resolve; the timer is only the fallback while the API is down (endsAt,
+                # four intervals ahead, still covers it).
+                firing_interval=config.resend_interval * (2 if api is not None else 1),
                 timeout=config.alertmanager_timeout,
                 batch_size=config.batch_size,
             )
@@ -72,6 +77,7 @@ class Bridge:
                 self.metrics,
                 interval=config.reconcile_interval,
                 pattern=config.action_match,
+                wake_senders=self._wake,
             )
             if api is not None
             else None

@@ -101,7 +101,8 @@ class Engine(threading.Thread):
             self._metrics.api_requests.labels("success").inc()
             last = items[-1][1]
             value = value_of(last.reason_data) if last.current == alarm.state else ""
-            self._queue.put([(Observed(alarm, seen, value), ids)])
+            previous = items[0][1].previous
+            self._queue.put([(Observed(alarm, seen, value, previous), ids)])
 
     def submit(self, events: list[tuple[Event, Sequence[int]]]) -> None:
         self._queue.put(events)

@@ -61,6 +61,7 @@ class Observed:
     alarm: ApiAlarm
     seen: float  # bridge clock when the API request started
     value: str = ""  # the webhook's most recent value, when the read followed a webhook
+    previous: str = ""  # and that webhook's previous state
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,14 @@ def alarm_of(event: Event) -> str:
     if isinstance(event, Observed):
         return event.alarm.alarm_id
     return event.alarm_id
+
+
+def left_alarm(event: Event) -> bool:
+    """The event reports a transition out of ``alarm``: whoever saw it fire (another bridge
+    replica behind the same URL, or this one before its state was lost) must see it end."""
+    if isinstance(event, Webhook):
+        return event.notification.previous == "alarm"
+    return isinstance(event, Observed) and event.previous == "alarm"
 
 
 def fires(state: str, policy: InsufficientDataPolicy, was_firing: bool) -> bool:

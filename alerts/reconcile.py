@@ -47,6 +47,7 @@ class Reconciler(threading.Thread):
         *,
         interval: float,
         pattern: re.Pattern[str],
+        wake_senders: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(name="reconcile", daemon=True)
@@ -56,6 +57,7 @@ class Reconciler(threading.Thread):
         self._metrics = metrics
         self._interval = interval
         self._pattern = pattern
+        self._wake = wake_senders
         self._clock = clock
         self._stopping = threading.Event()
         self.first_done = threading.Event()
@@ -86,6 +88,7 @@ class Reconciler(threading.Thread):
             for start in range(0, len(events), CHUNK):
                 changes += self._store.apply(events[start : start + CHUNK], self._clock())
             removed = self._store.gc(self._clock())
+            self._store.refresh_firing(self._clock())
         except StoreError as exc:
             self._metrics.reconcile_runs.labels("error").inc()
             log.error("reconciliation not stored", extra={"err": str(exc)})
@@ -97,6 +100,7 @@ class Reconciler(threading.Thread):
                 kinds[kind] = kinds.get(kind, 0) + 1
                 self._metrics.reconcile_differences.labels(kind).inc()
         self._engine.count(changes)
+        self._wake()
         self._metrics.reconcile_runs.labels("success").inc()
         self._metrics.last_reconcile.set(seen)
         log.info(

@@ -124,6 +124,7 @@ class Sender(threading.Thread):
         metrics: Metrics,
         *,
         interval: float,
+        firing_interval: float | None = None,
         timeout: float,
         batch_size: int,
         clock: Callable[[], float] = time.time,
@@ -134,6 +135,7 @@ class Sender(threading.Thread):
         self._store = store
         self._metrics = metrics
         self._interval = interval
+        self._firing_interval = firing_interval or interval
         self._batch = batch_size
         self._clock = clock
         self._wake = threading.Event()
@@ -178,7 +180,7 @@ class Sender(threading.Thread):
             )
             return self.backoff
         self.backoff = 0.0
-        self._store.delivered(self.url, due, now, self._interval)
+        self._store.delivered(self.url, due, now, self._interval, self._firing_interval)
         return 0.0
 
     def _send(self, due: Sequence[Due], now: float) -> None:

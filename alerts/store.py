@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.lifecycle import Event, InsufficientDataPolicy, Record, alarm_of, apply
+from alerts.lifecycle import Event, InsufficientDataPolicy, Record, alarm_of, apply, left_alarm
 from alerts.mapping import Mapping
 from alerts.payload import Notification
 
@@ -221,7 +221,7 @@ class Store:
                 after = apply(before, event, self._policy)
                 if after is not None and after != before:
                     self._save(db, after)
-                    self._alert(db, before, after, now)
+                    self._alert(db, after, now, left_alarm(event))
                     changes.append(Change(before, after))
                 db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in inbox_ids])
         return changes
@@ -245,7 +245,7 @@ class Store:
             ),
         )
 
-    def _alert(self, db: sqlite3.Connection, before: Record | None, r: Record, now: float) -> None:
+    def _alert(self, db: sqlite3.Connection, r: Record, now: float, left_alarm: bool) -> None:
         labels = _dumps(self._mapping.labels(r))
         notes = _dumps(self._mapping.annotations(r))
         row = db.execute(
@@ -274,7 +274,23 @@ class Store:
                 self._queue(db, r.alarm_id, version, now)
             return
         if row is None:
-            return  # never fired: Alertmanager has nothing to resolve
+            if left_alarm:
+                # Fired elsewhere (another replica): resolve it under the same labels.
+                db.execute(
+                    "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,1)",
+                    (
+                        r.alarm_id,
+                        r.alarm_id,
+                        labels,
+                        notes,
+                        now,
+                        now,
+                        now + self._resolved_resend,
+                        self._mapping.generator(r),
+                    ),
+                )
+                self._queue(db, r.alarm_id, 1, now)
+            return  # otherwise it never fired: Alertmanager has nothing to resolve
         if row["ends"] is None:
             # Resolve under the labels it fired with, or Alertmanager sees another alert.
             ends = max(now, row["starts"])
@@ -348,21 +364,40 @@ class Store:
         row = self._query("SELECT min(due) FROM deliveries WHERE target=?", (target,))[0]
         return None if row[0] is None else float(row[0])
 
-    def delivered(self, target: str, sent: Sequence[Due], now: float, interval: float) -> None:
-        """Firing alerts come due again in one interval; resolutions until their end."""
+    def delivered(
+        self,
+        target: str,
+        sent: Sequence[Due],
+        now: float,
+        interval: float,
+        firing_interval: float | None = None,
+    ) -> None:
+        """Resolutions come due again every interval until their end; firing alerts after
+        ``firing_interval`` (or sooner, when a reconciliation calls ``refresh_firing``)."""
         nxt = now + interval
+        firing_nxt = now + (firing_interval or interval)
         with self._tx() as db:
             for d in sent:
                 if d.until is None or nxt <= d.until:
                     db.execute(
                         "UPDATE deliveries SET due=? WHERE target=? AND key=? AND version=?",
-                        (nxt, target, d.key, d.version),
+                        (firing_nxt if d.ends is None else nxt, target, d.key, d.version),
                     )
                 else:
                     db.execute(
                         "DELETE FROM deliveries WHERE target=? AND key=? AND version=?",
                         (target, d.key, d.version),
                     )
+
+    def refresh_firing(self, now: float) -> int:
+        """Make every firing alert due now: the API has just confirmed (or corrected) them."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE deliveries SET due=? WHERE due>? AND key IN"
+                " (SELECT key FROM alerts WHERE ends IS NULL)",
+                (now, now),
+            )
+            return cur.rowcount
 
     def gc(self, now: float, keep_gone: float = 86400.0) -> int:
         """Forget resolutions past their resend window and alarms gone for a day."""

@@ -99,9 +99,18 @@ def test_acknowledging_an_old_version_keeps_the_new_one_due(tmp_path: Path) -> N
 
 def test_never_fired_alarm_sends_nothing(tmp_path: Path) -> None:
     store = open_store(tmp_path)
-    webhook(store, "a", "ok", 100.0)
+    n = note("a", "ok", "insufficient data")
+    store.apply([(Webhook(n, 100.0), store.accept([(n, 100.0)]))], 100.0)
     assert store.due(A, 100.0, 10) == []
     assert store.alarm_counts() == {("ok", False): 1}
+
+
+def test_end_of_an_alarm_fired_elsewhere_is_sent(tmp_path: Path) -> None:
+    """Another replica behind the same URL saw it fire; this one sees it end."""
+    store = open_store(tmp_path)
+    webhook(store, "a", "ok", 100.0)  # previous: alarm
+    (due,) = store.due(A, 100.0, 10)
+    assert (due.labels["alarm_id"], due.ends) == ("a", 100.0)
 
 
 def test_new_labels_resolve_the_old_label_set(tmp_path: Path) -> None:
@@ -126,3 +135,12 @@ def test_added_alertmanager_gets_live_alerts_and_removed_one_is_dropped(tmp_path
     store.sync_targets(200.0)
     assert [d.key for d in store.due(B, 200.0, 10)] == ["a"]
     assert store.raw("SELECT count(*) FROM deliveries WHERE target=?", (A,))[0][0] == 0
+
+
+def test_with_the_api_firing_alerts_wait_for_the_next_reconciliation(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    webhook(store, "a", "alarm", 100.0)
+    store.delivered(A, store.due(A, 100.0, 10), 100.0, INTERVAL, 2 * INTERVAL)
+    assert store.due(A, 219.0, 10) == []  # the fallback timer: two intervals
+    assert store.refresh_firing(130.0) == 2  # a reconciliation confirmed it (A and B rows)
+    assert [d.key for d in store.due(A, 130.0, 10)] == ["a"]
