@@ -15,7 +15,7 @@ TESTBED_APT := postgresql-15 postgresql-client-15 libpq5 mariadb-server rabbitmq
 	libeatmydata1 prometheus prometheus-alertmanager qemu-utils util-linux
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
-	testbed testbed-down testbed-status apt-testbed bench-testbed
+	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -75,6 +75,15 @@ golden: $(VENV)/.installed-test
 
 bench: apt-test $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_libvirt
+
+# The Aodh -> Alertmanager bridge on this machine (docs/bridge.md): give it your
+# Alertmanager replicas, e.g. `make run-bridge ALERTMANAGER_URLS="http://am-1:9093 http://am-2:9093"`.
+BRIDGE_ADDRESS ?= 127.0.0.1:9199
+ALERTMANAGER_URLS ?= http://127.0.0.1:9093
+run-bridge: apt-run $(VENV)/.installed-run
+	@echo "webhook at http://$(BRIDGE_ADDRESS)/v1/aodh, state in .bridge/state.db  (Ctrl-C to stop)"
+	exec $(BIN)/aodh-alertmanager-bridge --web.listen-address $(BRIDGE_ADDRESS) \
+		--state.path .bridge/state.db $(foreach u,$(ALERTMANAGER_URLS),--alertmanager.url $(u))
 
 # A small real OpenStack on this machine, in $(TESTBED_DIR): see docs/testbed.md.
 # `make test` reuses a running testbed only when TESTBED_DIR is set in its environment.
