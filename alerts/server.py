@@ -33,7 +33,9 @@ class _Waitress:
             ident="aodh-alertmanager-bridge",
             connection_limit=1000,
             channel_timeout=60,
-            max_request_body_size=2 * 1024 * 1024,
+            # Bodies over 1 MiB get the app's JSON 413 (and are counted); waitress itself
+            # refuses, unread and in plain text, only what is beyond 8 MiB.
+            max_request_body_size=8 * 1024 * 1024,
             expose_tracebacks=False,
         )
         self.port = int(self._server.effective_port)
