@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from alerts.payload import Notification
-from alerts.store import Store, StoreError
+from alerts.store import StoreError
 
 log = logging.getLogger("aodh-alertmanager-bridge.accept")
 MAX_BATCH = 512
@@ -25,24 +25,23 @@ class UnavailableError(Exception):
 
 
 class _Pending:
-    __slots__ = ("done", "error", "inbox_id", "notification", "received")
+    __slots__ = ("done", "error", "notification", "received")
 
     def __init__(self, notification: Notification, received: float) -> None:
         self.notification = notification
         self.received = received
         self.done = threading.Event()
-        self.inbox_id = 0
         self.error: str | None = None
 
 
-Accepted = Callable[[list[tuple[int, Notification, float]]], None]
+# Commits a batch durably (raising StoreError if it cannot): see ``Engine.commit``.
+Commit = Callable[[list[tuple[Notification, float]]], None]
 
 
 class Accepter(threading.Thread):
-    def __init__(self, store: Store, on_accepted: Accepted) -> None:
+    def __init__(self, commit: Commit) -> None:
         super().__init__(name="accept", daemon=True)
-        self._store = store
-        self._on_accepted = on_accepted
+        self._commit_batch = commit
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
 
     def accept(self, notification: Notification, timeout: float = 10.0) -> None:
@@ -76,15 +75,24 @@ class Accepter(threading.Thread):
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
+        error = self._try(batch)
+        if error == "not stored" and len(batch) > 1:
+            # Something in this batch cannot be stored: only that webhook is refused.
+            for p in batch:
+                self._commit([p])
+            return
+        for p in batch:
+            p.error = error
+            p.done.set()
+
+    def _try(self, batch: list[_Pending]) -> str | None:
+        error = None
         try:
-            ids = self._store.accept([(p.notification, p.received) for p in batch])
+            self._commit_batch([(p.notification, p.received) for p in batch])
         except (StoreError, sqlite3.Error) as exc:
             log.error("cannot store webhooks", extra={"err": str(exc), "count": len(batch)})
-            for p in batch:
-                p.error = "state store unavailable"
-                p.done.set()
-            return
-        for p, inbox_id in zip(batch, ids, strict=True):
-            p.inbox_id = inbox_id
-            p.done.set()
-        self._on_accepted([(p.inbox_id, p.notification, p.received) for p in batch])
+            error = "state store unavailable"
+        except Exception:
+            log.exception("webhooks not stored", extra={"count": len(batch)})
+            error = "not stored"
+        return error

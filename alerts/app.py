@@ -73,7 +73,7 @@ def create_app(bridge: Bridge, clock: Callable[[], float] = time.perf_counter) -
             return None
         return _error(401, "unauthorized", "valid credentials required")
 
-    @app.post("/v1/aodh")
+    @app.post("/v1/aodh", provide_automatic_options=False)
     def webhook() -> Response:
         started = clock()
         denied = bridge.authorize(
@@ -97,25 +97,25 @@ def create_app(bridge: Bridge, clock: Callable[[], float] = time.perf_counter) -
         metrics.accept_seconds.observe(clock() - started)
         return Response(_ACCEPTED, status=202, mimetype="application/json")
 
-    @app.get("/metrics")
+    @app.get("/metrics", provide_automatic_options=False)
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz")
+    @app.get("/healthz", provide_automatic_options=False)
     def healthz() -> Response:
         problems = bridge.problems()
         status = 503 if problems else 200
         body = {"status": "error" if problems else "ok", "problems": problems}
         return Response(json.dumps(body) + "\n", status=status, mimetype="application/json")
 
-    @app.get("/readyz")
+    @app.get("/readyz", provide_automatic_options=False)
     def readyz() -> Response:
         problems = bridge.problems() + bridge.not_ready()
         status = 503 if problems else 200
         body = {"status": "error" if problems else "ready", "problems": problems}
         return Response(json.dumps(body) + "\n", status=status, mimetype="application/json")
 
-    @app.get("/")
+    @app.get("/", provide_automatic_options=False)
     def landing() -> Response:
         return Response(_LANDING, mimetype="text/html")
 

@@ -63,7 +63,7 @@ class Bridge:
             for url in config.alertmanagers
         ]
         self.engine = Engine(self.store, self.metrics, self._wake, api)
-        self.accepter = Accepter(self.store, self.engine.accepted)
+        self.accepter = Accepter(self.engine.commit)
         self.tokens = (
             TokenValidator(api.conn, config.keystone_roles)
             if api is not None and config.keystone_tokens

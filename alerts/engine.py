@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from alerts.aodh import AodhAPI, ApiError
-from alerts.lifecycle import Event, Gone, Observed, Webhook, value_of
+from alerts.lifecycle import Event, Gone, Observed, Webhook, alarm_of, value_of
 from alerts.metrics import Metrics
 from alerts.payload import Notification
 from alerts.store import Change, Store, StoreError
@@ -53,8 +53,21 @@ class Engine(threading.Thread):
         self._waiting: dict[str, list[Item]] = {}  # alarm id -> webhooks for the next read
         self._reading: set[str] = set()
 
+    def commit(self, batch: list[tuple[Notification, float]]) -> None:
+        """The accept thread's durable commit of a batch of webhooks. Without the API they
+        are applied in that very transaction; with it they go to the inbox and wait for
+        their alarm's read."""
+        if self._api is None:
+            changes = self._store.apply(
+                [(Webhook(n, t), ()) for n, t in batch], self._clock(), durable=True
+            )
+            self.count(changes)
+            return
+        ids = self._store.accept(batch)
+        self.accepted([(i, n, t) for i, (n, t) in zip(ids, batch, strict=True)])
+
     def accepted(self, items: list[Item]) -> None:
-        """Called by the accept thread after commit; never blocks it."""
+        """Inbox rows to apply: each alarm is read from the API first."""
         if self._api is None:
             self._queue.put([(Webhook(n, t), [i]) for i, n, t in items])
             return
@@ -143,7 +156,25 @@ class Engine(threading.Thread):
             # The inbox rows stay; a restart applies them.
             log.error("cannot apply events", extra={"err": str(exc), "count": len(events)})
             return
+        except Exception:  # noqa: BLE001 - one bad event must not stop every later one
+            changes = self._apply_one_by_one(events)
         self.count(changes)
+
+    def _apply_one_by_one(self, events: list[tuple[Event, Sequence[int]]]) -> list[Change]:
+        """Find the event that cannot be applied; drop it (logged) so the rest goes on."""
+        changes: list[Change] = []
+        for event, ids in events:
+            try:
+                changes += self._store.apply([(event, ids)], self._clock())
+            except (StoreError, sqlite3.Error) as exc:
+                log.error("cannot apply event", extra={"err": str(exc)})
+            except Exception as exc:  # noqa: BLE001 - see _apply
+                log.error(
+                    "event cannot be applied; dropped",
+                    extra={"alarm_id": alarm_of(event), "err": type(exc).__name__},
+                )
+                self._store.apply([], self._clock(), drop=ids)
+        return changes
 
     def count(self, changes: list[Change]) -> None:
         for change in changes:

@@ -102,7 +102,10 @@ def value_of(reason_data: dict[str, object]) -> str:
     most_recent = reason_data.get("most_recent")
     if isinstance(most_recent, bool) or not isinstance(most_recent, int | float):
         return ""
-    return f"{most_recent:g}"
+    try:
+        return f"{float(most_recent):g}"
+    except OverflowError:  # an integer with hundreds of digits
+        return ""
 
 
 def _newer_than(record: Record, seen: float) -> bool:

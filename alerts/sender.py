@@ -26,6 +26,7 @@ log = logging.getLogger("aodh-alertmanager-bridge.sender")
 MIN_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 IDLE_WAIT = 5.0
+LINGER = 0.01
 
 
 def rfc3339(t: float) -> str:
@@ -156,9 +157,15 @@ class Sender(threading.Thread):
             except StoreError as exc:
                 log.error("state store failed", extra={"err": str(exc)})
                 pause = MAX_BACKOFF
-            if pause > 0:
-                self._wake.wait(pause)
-                self._wake.clear()
+            if pause <= 0:
+                continue
+            if self.backoff > 0:
+                # Backing off: new alerts do not hurry a replica that is down.
+                self._stopping.wait(pause)
+            elif self._wake.wait(pause):
+                # Woken by new alerts: let the ones arriving right behind them join the POST.
+                self._stopping.wait(LINGER)
+            self._wake.clear()
         self.client.close()
 
     def _round(self) -> float:

@@ -115,6 +115,7 @@ class Store:
         self._policy = policy
         self._resolved_resend = resolved_resend
         self._lock = threading.RLock()
+        self._synchronous = synchronous
         self._path = path
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -141,15 +142,28 @@ class Store:
             raise StoreError(f"{path}: schema version {row[0]}, this bridge knows {SCHEMA_VERSION}")
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction. ``durable=False`` skips the fsync (WAL, synchronous=NORMAL):
+        for what can be redone after a power loss (a delivery mark means at most one more
+        send; an applied inbox row is applied again; an API answer is read again). The next
+        durable commit makes everything before it durable too."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            relaxed = not durable and self._synchronous == "FULL"
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                if relaxed:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._path}: {exc}") from None
+            finally:
+                if relaxed:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
     def _read(self) -> sqlite3.Connection:
         """This thread's read-only connection."""
@@ -181,7 +195,8 @@ class Store:
     # -- the accept path ------------------------------------------------------------------
 
     def accept(self, items: Sequence[tuple[Notification, float]]) -> list[int]:
-        """Commit webhooks to the inbox in one transaction (one fsync for the whole batch)."""
+        """Commit webhooks to the inbox in one transaction (one fsync for the whole batch):
+        for when they must wait for the Aodh API before they can be applied."""
         with self._tx() as db:
             return [
                 int(
@@ -210,10 +225,18 @@ class Store:
         rows = self._query("SELECT * FROM alarms WHERE state NOT IN ('deleted', 'disabled')")
         return {r["alarm_id"]: _record(r) for r in rows}
 
-    def apply(self, events: Iterable[tuple[Event, Sequence[int]]], now: float) -> list[Change]:
-        """Apply events in order, drop their inbox rows, queue deliveries; one transaction."""
+    def apply(
+        self,
+        events: Iterable[tuple[Event, Sequence[int]]],
+        now: float,
+        *,
+        durable: bool = False,
+        drop: Sequence[int] = (),
+    ) -> list[Change]:
+        """Apply events in order, drop their inbox rows, queue deliveries; one transaction.
+        Durable only when nothing else keeps the events (webhooks applied as they arrive)."""
         changes: list[Change] = []
-        with self._tx() as db:
+        with self._tx(durable=durable) as db:
             for event, inbox_ids in events:
                 alarm_id = alarm_of(event)
                 row = db.execute("SELECT * FROM alarms WHERE alarm_id=?", (alarm_id,)).fetchone()
@@ -224,6 +247,7 @@ class Store:
                     self._alert(db, after, now, left_alarm(event))
                     changes.append(Change(before, after))
                 db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in inbox_ids])
+            db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in drop])
         return changes
 
     def _save(self, db: sqlite3.Connection, r: Record) -> None:
@@ -376,22 +400,21 @@ class Store:
         ``firing_interval`` (or sooner, when a reconciliation calls ``refresh_firing``)."""
         nxt = now + interval
         firing_nxt = now + (firing_interval or interval)
-        with self._tx() as db:
-            for d in sent:
-                if d.until is None or nxt <= d.until:
-                    db.execute(
-                        "UPDATE deliveries SET due=? WHERE target=? AND key=? AND version=?",
-                        (firing_nxt if d.ends is None else nxt, target, d.key, d.version),
-                    )
-                else:
-                    db.execute(
-                        "DELETE FROM deliveries WHERE target=? AND key=? AND version=?",
-                        (target, d.key, d.version),
-                    )
+        again = [
+            (firing_nxt if d.ends is None else nxt, target, d.key, d.version)
+            for d in sent
+            if d.until is None or nxt <= d.until
+        ]
+        done = [(target, d.key, d.version) for d in sent if d.until is not None and nxt > d.until]
+        with self._tx(durable=False) as db:
+            db.executemany(
+                "UPDATE deliveries SET due=? WHERE target=? AND key=? AND version=?", again
+            )
+            db.executemany("DELETE FROM deliveries WHERE target=? AND key=? AND version=?", done)
 
     def refresh_firing(self, now: float) -> int:
         """Make every firing alert due now: the API has just confirmed (or corrected) them."""
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             cur = db.execute(
                 "UPDATE deliveries SET due=? WHERE due>? AND key IN"
                 " (SELECT key FROM alerts WHERE ends IS NULL)",
@@ -401,7 +424,7 @@ class Store:
 
     def gc(self, now: float, keep_gone: float = 86400.0) -> int:
         """Forget resolutions past their resend window and alarms gone for a day."""
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             n = db.execute("DELETE FROM alerts WHERE until IS NOT NULL AND until < ?", (now,))
             removed = n.rowcount
             db.execute("DELETE FROM deliveries WHERE key NOT IN (SELECT key FROM alerts)")
