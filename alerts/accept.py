@@ -1,13 +1,15 @@
-"""Group commit for the webhook path: requests wait while one thread commits them together.
+"""Group commit for the webhook path, led by the request threads themselves.
 
-A webhook is answered 202 only after its inbox row is committed; with many concurrent
-webhooks, one transaction (one fsync) carries all that arrived during the previous one.
+A webhook is answered 202 only after it is committed. The first request to arrive while no
+commit runs leads: it commits every webhook waiting at that moment in one transaction (one
+fsync), then hands the lead to the oldest webhook that arrived meanwhile. There is no commit
+thread: handing each webhook to one and back cost more CPU than everything else the bridge
+does per webhook (measured: 2.5 ms instead of 1 ms, three times the context switches).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
@@ -25,54 +27,61 @@ class UnavailableError(Exception):
 
 
 class _Pending:
-    __slots__ = ("done", "error", "notification", "received")
+    __slots__ = ("done", "error", "lead", "notification", "received")
 
     def __init__(self, notification: Notification, received: float) -> None:
         self.notification = notification
         self.received = received
-        self.done = threading.Event()
+        # A bare lock, taken now and released by whoever commits this webhook (or hands it
+        # the lead): the cheapest one-waiter, one-wake-up primitive there is.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.error: str | None = None
+        self.lead = False
 
 
 # Commits a batch durably (raising StoreError if it cannot): see ``Engine.commit``.
 Commit = Callable[[list[tuple[Notification, float]]], None]
 
 
-class Accepter(threading.Thread):
+class Accepter:
     def __init__(self, commit: Commit) -> None:
-        super().__init__(name="accept", daemon=True)
         self._commit_batch = commit
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._mutex = threading.Lock()
+        self._pending: list[_Pending] = []
+        self._leading = False
 
     def accept(self, notification: Notification, timeout: float = 10.0) -> None:
+        """Return once committed; raise UnavailableError if it was not."""
         item = _Pending(notification, time.time())
-        self._queue.put(item)
-        if not item.done.wait(timeout):
-            # Too late to answer 202; if it commits anyway, it is applied (at most a duplicate).
-            raise UnavailableError("state store too slow")
+        with self._mutex:
+            self._pending.append(item)
+            lead = not self._leading
+            self._leading = True
+        if not lead and not item.done.acquire(timeout=timeout):
+            with self._mutex:
+                waiting = not item.lead and item in self._pending
+                if waiting:  # never picked up: withdraw it, it was not accepted
+                    self._pending.remove(item)
+            if waiting:
+                raise UnavailableError("state store too slow")
+            item.done.acquire()  # being committed, or handed the lead just now
+        if lead or item.lead:
+            self._lead()
         if item.error is not None:
             raise UnavailableError(item.error)
 
-    def stop(self) -> None:
-        self._queue.put(None)
-
-    def run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._commit(batch)
+    def _lead(self) -> None:
+        with self._mutex:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        self._commit(batch)
+        with self._mutex:
+            if self._pending:
+                nxt = self._pending[0]
+                nxt.lead = True
+                nxt.done.release()
+            else:
+                self._leading = False
 
     def _commit(self, batch: list[_Pending]) -> None:
         error = self._try(batch)
@@ -83,7 +92,7 @@ class Accepter(threading.Thread):
             return
         for p in batch:
             p.error = error
-            p.done.set()
+            p.done.release()  # every pending lock is held: this wakes its request
 
     def _try(self, batch: list[_Pending]) -> str | None:
         error = None

@@ -54,6 +54,7 @@ def create_app(bridge: Bridge, clock: Callable[[], float] = time.perf_counter) -
     app = Flask("alerts")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     metrics = bridge.metrics
+    accepted = metrics.webhooks.labels("accepted")
 
     def refuse(status: int, code: str, message: str) -> Response:
         metrics.webhooks.labels(_OUTCOME.get(status, "invalid")).inc()
@@ -93,7 +94,7 @@ def create_app(bridge: Bridge, clock: Callable[[], float] = time.perf_counter) -
             return refuse(413, "too_large", f"body larger than {MAX_BODY} bytes")
         except UnavailableError:
             return refuse(503, "unavailable", "state store unavailable; not accepted")
-        metrics.webhooks.labels("accepted").inc()
+        accepted.inc()
         metrics.accept_seconds.observe(clock() - started)
         return Response(_ACCEPTED, status=202, mimetype="application/json")
 

@@ -90,7 +90,7 @@ class Bridge:
             sender.wake()
 
     def _threads(self) -> list[threading.Thread]:
-        threads: list[threading.Thread] = [self.accepter, self.engine, *self.senders]
+        threads: list[threading.Thread] = [self.engine, *self.senders]
         if self.reconciler is not None:
             threads.append(self.reconciler)
         return threads
@@ -106,8 +106,6 @@ class Bridge:
 
     def stop(self) -> None:
         self._stop.set()
-        self.accepter.stop()
-        self.accepter.join(10)
         if self.reconciler is not None:
             self.reconciler.stop()
         self.engine.stop()

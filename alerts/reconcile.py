@@ -17,7 +17,8 @@ from alerts.aodh import AodhAPI, ApiError
 from alerts.engine import Engine
 from alerts.lifecycle import Event, Gone, Observed
 from alerts.metrics import Metrics
-from alerts.store import Change, Store, StoreError
+from alerts.plan import Change
+from alerts.store import Store, StoreError
 
 log = logging.getLogger("aodh-alertmanager-bridge.reconcile")
 CHUNK = 200

@@ -26,7 +26,9 @@ log = logging.getLogger("aodh-alertmanager-bridge.sender")
 MIN_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 IDLE_WAIT = 5.0
-LINGER = 0.01
+# Alerts that arrive within this of a first one share its POST: fewer requests and commits
+# under load, for a delay far inside the end-to-end budget.
+LINGER = 0.03
 
 
 def rfc3339(t: float) -> str:
@@ -37,18 +39,15 @@ def rfc3339(t: float) -> str:
     )
 
 
-def alert_json(d: Due, now: float, interval: float) -> dict[str, object]:
-    """Firing: ``endsAt`` four intervals ahead (Prometheus' rule); resolved: when it ended."""
+def alert_json(d: Due, now: float, interval: float) -> str:
+    """One alert of a POST, as JSON text. Firing: ``endsAt`` four intervals ahead (Prometheus'
+    rule); resolved: when it ended. Labels and annotations are spliced in as stored."""
     ends = d.ends if d.ends is not None else max(now, d.starts) + 4 * interval
-    alert: dict[str, object] = {
-        "labels": d.labels,
-        "annotations": d.annotations,
-        "startsAt": rfc3339(d.starts),
-        "endsAt": rfc3339(ends),
-    }
-    if d.generator:
-        alert["generatorURL"] = d.generator
-    return alert
+    generator = f',"generatorURL":{json.dumps(d.generator)}' if d.generator else ""
+    return (
+        f'{{"labels":{d.labels_json},"annotations":{d.annotations_json},'
+        f'"startsAt":"{rfc3339(d.starts)}","endsAt":"{rfc3339(ends)}"{generator}}}'
+    )
 
 
 class RefusedError(Exception):
@@ -94,8 +93,8 @@ class AlertmanagerClient:
                 )
         return self._conn
 
-    def post(self, alerts: Sequence[dict[str, object]]) -> None:
-        body = json.dumps(alerts, separators=(",", ":")).encode()
+    def post(self, alerts: Sequence[str]) -> None:
+        body = ("[" + ",".join(alerts) + "]").encode()
         try:
             conn = self._connection()
             conn.request("POST", self._path, body, self._headers)
@@ -211,9 +210,9 @@ class Sender(threading.Thread):
         self._metrics.requests.labels(self.client.name, outcome).inc()
         self._metrics.alerts_sent.labels(self.client.name, outcome).inc(n)
 
-    def _refused(self, d: Due, alert: dict[str, object]) -> None:
+    def _refused(self, d: Due, _alert: str) -> None:
         self._count("refused", 1)
         log.error(
             "Alertmanager refused an alert; dropped",
-            extra={"alertmanager": self.client.name, "alert": d.key, "labels": alert["labels"]},
+            extra={"alertmanager": self.client.name, "alert": d.key, "labels": d.labels_json},
         )

@@ -16,39 +16,78 @@ memory does not grow with the number of alarms.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.lifecycle import Event, InsufficientDataPolicy, Record, alarm_of, apply, left_alarm
+from alerts.lifecycle import Event, InsufficientDataPolicy, Record, alarm_of
 from alerts.mapping import Mapping
 from alerts.payload import Notification
+from alerts.plan import AlertRow, Change, Plan
+from alerts.records import from_dict, from_json, to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox(
     id INTEGER PRIMARY KEY, received REAL NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alarms(
-    alarm_id TEXT PRIMARY KEY, name TEXT NOT NULL, severity TEXT NOT NULL,
-    state TEXT NOT NULL, firing INTEGER NOT NULL, changed REAL NOT NULL, since REAL NOT NULL,
-    state_ts REAL, reason TEXT NOT NULL, value TEXT NOT NULL, description TEXT NOT NULL,
-    labels TEXT NOT NULL);
+    alarm_id TEXT PRIMARY KEY, state TEXT NOT NULL, firing INTEGER NOT NULL,
+    changed REAL NOT NULL, record TEXT NOT NULL) WITHOUT ROWID;
+-- key: the alarm id, or "<alarm id>#<hash>" for a retired label set (found by key range).
 CREATE TABLE IF NOT EXISTS alerts(
     key TEXT PRIMARY KEY, alarm_id TEXT NOT NULL, labels TEXT NOT NULL,
     annotations TEXT NOT NULL, starts REAL NOT NULL, ends REAL, until REAL,
-    generator TEXT NOT NULL, version INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS alerts_until ON alerts(until);
+    generator TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries(
     target TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, due REAL NOT NULL,
-    PRIMARY KEY(target, key));
+    PRIMARY KEY(target, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(target, due);
+"""
+# Each statement below touches many rows in one step (rows travel as one JSON parameter):
+# see alerts/plan.py for why.
+_LOAD = """
+SELECT
+  (SELECT '[' || ifnull(group_concat(record, ','), '') || ']' FROM alarms
+     WHERE alarm_id IN (SELECT value FROM json_each(?1))),
+  (SELECT json_group_array(json_array(a.key, a.alarm_id, a.labels, a.annotations, a.starts,
+                                      a.ends, a.until, a.generator, a.version))
+     FROM json_each(?1) i JOIN alerts a ON a.key >= i.value AND a.key <= i.value || '#~'
+     WHERE a.alarm_id = i.value)
+"""
+_SAVE_ALARMS = """
+INSERT OR REPLACE INTO alarms(alarm_id, state, firing, changed, record)
+  SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)
+"""
+_SAVE_ALERTS = """
+INSERT OR REPLACE INTO alerts
+  SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,
+         value->>7, value->>8 FROM json_each(?)
+"""
+_QUEUE = """
+INSERT INTO deliveries(target, key, version, due)
+  SELECT t.value, q.value->>0, q.value->>1, ? FROM json_each(?) t, json_each(?) q WHERE true
+  ON CONFLICT(target, key) DO UPDATE SET version=excluded.version, due=excluded.due
+"""
+_DROP_INBOX = "DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?))"
+_DUE = """
+SELECT json_group_array(json_array(d.key, d.version, a.labels, a.annotations, a.starts,
+                                   a.ends, a.until, a.generator))
+  FROM (SELECT key, version FROM deliveries WHERE target=? AND due<=? ORDER BY due LIMIT ?) d
+  JOIN alerts a ON a.key = d.key
+"""
+_RESCHEDULE = """
+UPDATE deliveries SET due=? WHERE target=?
+  AND (key, version) IN (SELECT value->>0, value->>1 FROM json_each(?))
+"""
+_DELIVERED = """
+DELETE FROM deliveries WHERE target=?
+  AND (key, version) IN (SELECT value->>0, value->>1 FROM json_each(?))
 """
 
 
@@ -62,41 +101,22 @@ class Due:
 
     key: str
     version: int
-    labels: dict[str, str]
-    annotations: dict[str, str]
+    labels_json: str  # as stored: the sender splices them into its POST without re-encoding
+    annotations_json: str
     starts: float
     ends: float | None
     until: float | None
     generator: str
 
+    @property
+    def labels(self) -> dict[str, str]:
+        labels: dict[str, str] = json.loads(self.labels_json)
+        return labels
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A record that changed: what the engine reports and counts."""
-
-    before: Record | None
-    after: Record
-
-
-def _dumps(data: object) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
-def _record(row: sqlite3.Row) -> Record:
-    return Record(
-        alarm_id=row["alarm_id"],
-        name=row["name"],
-        severity=row["severity"],
-        state=row["state"],
-        firing=bool(row["firing"]),
-        changed=row["changed"],
-        since=row["since"],
-        state_ts=row["state_ts"],
-        reason=row["reason"],
-        value=row["value"],
-        description=row["description"],
-        labels=json.loads(row["labels"]),
-    )
+    @property
+    def annotations(self) -> dict[str, str]:
+        notes: dict[str, str] = json.loads(self.annotations_json)
+        return notes
 
 
 class Store:
@@ -197,16 +217,15 @@ class Store:
     def accept(self, items: Sequence[tuple[Notification, float]]) -> list[int]:
         """Commit webhooks to the inbox in one transaction (one fsync for the whole batch):
         for when they must wait for the Aodh API before they can be applied."""
+        rows = json.dumps([[t, n.to_json()] for n, t in items])
         with self._tx() as db:
-            return [
-                int(
-                    db.execute(
-                        "INSERT INTO inbox(received, body) VALUES (?, ?)", (t, n.to_json())
-                    ).lastrowid
-                    or 0
-                )
-                for n, t in items
-            ]
+            cur = db.execute(
+                "INSERT INTO inbox(received, body) SELECT value->>0, value->>1 FROM json_each(?)",
+                (rows,),
+            )
+            last = int(cur.lastrowid or 0)
+        # One statement under the write lock: the rows took consecutive ids.
+        return list(range(last - len(items) + 1, last + 1))
 
     def inbox(self) -> list[tuple[int, Notification, float]]:
         from alerts.payload import parse  # noqa: PLC0415 - only at start, avoids a cycle
@@ -217,17 +236,17 @@ class Store:
     # -- applying what was learned ----------------------------------------------------------
 
     def record(self, alarm_id: str) -> Record | None:
-        rows = self._query("SELECT * FROM alarms WHERE alarm_id=?", (alarm_id,))
-        return _record(rows[0]) if rows else None
+        rows = self._query("SELECT record FROM alarms WHERE alarm_id=?", (alarm_id,))
+        return from_json(rows[0][0]) if rows else None
 
-    def live_alarms(self) -> dict[str, Record]:
+    def live_alarms(self) -> set[str]:
         """Alarms not known to be gone: what a reconciliation compares with the API."""
-        rows = self._query("SELECT * FROM alarms WHERE state NOT IN ('deleted', 'disabled')")
-        return {r["alarm_id"]: _record(r) for r in rows}
+        rows = self._query("SELECT alarm_id FROM alarms WHERE state NOT IN ('deleted', 'disabled')")
+        return {r[0] for r in rows}
 
     def apply(
         self,
-        events: Iterable[tuple[Event, Sequence[int]]],
+        events: Sequence[tuple[Event, Sequence[int]]],
         now: float,
         *,
         durable: bool = False,
@@ -235,119 +254,47 @@ class Store:
     ) -> list[Change]:
         """Apply events in order, drop their inbox rows, queue deliveries; one transaction.
         Durable only when nothing else keeps the events (webhooks applied as they arrive)."""
-        changes: list[Change] = []
+        ids = list(dict.fromkeys(alarm_of(e) for e, _ in events))
+        done = [i for _, inbox_ids in events for i in inbox_ids] + list(drop)
         with self._tx(durable=durable) as db:
-            for event, inbox_ids in events:
-                alarm_id = alarm_of(event)
-                row = db.execute("SELECT * FROM alarms WHERE alarm_id=?", (alarm_id,)).fetchone()
-                before = _record(row) if row else None
-                after = apply(before, event, self._policy)
-                if after is not None and after != before:
-                    self._save(db, after)
-                    self._alert(db, after, now, left_alarm(event))
-                    changes.append(Change(before, after))
-                db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in inbox_ids])
-            db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in drop])
-        return changes
-
-    def _save(self, db: sqlite3.Connection, r: Record) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO alarms VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                r.alarm_id,
-                r.name,
-                r.severity,
-                r.state,
-                int(r.firing),
-                r.changed,
-                r.since,
-                r.state_ts,
-                r.reason,
-                r.value,
-                r.description,
-                _dumps(r.labels),
-            ),
-        )
-
-    def _alert(self, db: sqlite3.Connection, r: Record, now: float, left_alarm: bool) -> None:
-        labels = _dumps(self._mapping.labels(r))
-        notes = _dumps(self._mapping.annotations(r))
-        row = db.execute(
-            "SELECT labels, starts, ends, version FROM alerts WHERE key=?", (r.alarm_id,)
-        ).fetchone()
-        if r.firing:
-            if row is None:
-                db.execute(
-                    "INSERT INTO alerts VALUES (?,?,?,?,?,NULL,NULL,?,1)",
-                    (r.alarm_id, r.alarm_id, labels, notes, r.since, self._mapping.generator(r)),
-                )
-                self._queue(db, r.alarm_id, 1, now)
-                return
-            relabelled = row["labels"] != labels
-            if relabelled:
-                ended = row["ends"] if row["ends"] is not None else now
-                self._retire(db, r.alarm_id, row["labels"], row["starts"], ended)
-            bump = relabelled or row["ends"] is not None
-            version = row["version"] + int(bump)
-            db.execute(
-                "UPDATE alerts SET labels=?, annotations=?, starts=?, ends=NULL, until=NULL,"
-                " generator=?, version=? WHERE key=?",
-                (labels, notes, r.since, self._mapping.generator(r), version, r.alarm_id),
+            records, alerts = self._load(db, ids)
+            plan = Plan(
+                records,
+                alerts,
+                mapping=self._mapping,
+                policy=self._policy,
+                resolved_resend=self._resolved_resend,
+                now=now,
             )
-            if bump:
-                self._queue(db, r.alarm_id, version, now)
-            return
-        if row is None:
-            if left_alarm:
-                # Fired elsewhere (another replica): resolve it under the same labels.
-                db.execute(
-                    "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?,1)",
-                    (
-                        r.alarm_id,
-                        r.alarm_id,
-                        labels,
-                        notes,
-                        now,
-                        now,
-                        now + self._resolved_resend,
-                        self._mapping.generator(r),
-                    ),
-                )
-                self._queue(db, r.alarm_id, 1, now)
-            return  # otherwise it never fired: Alertmanager has nothing to resolve
-        if row["ends"] is None:
-            # Resolve under the labels it fired with, or Alertmanager sees another alert.
-            ends = max(now, row["starts"])
-            version = row["version"] + 1
-            db.execute(
-                "UPDATE alerts SET annotations=?, ends=?, until=?, version=? WHERE key=?",
-                (notes, ends, ends + self._resolved_resend, version, r.alarm_id),
-            )
-            self._queue(db, r.alarm_id, version, now)
-        else:
-            db.execute("UPDATE alerts SET annotations=? WHERE key=?", (notes, r.alarm_id))
+            for event, _ in events:
+                plan.apply(event)
+            self._write(db, plan, done, now)
+        return plan.changes
 
-    def _retire(
-        self, db: sqlite3.Connection, alarm_id: str, labels: str, starts: float, ended: float
-    ) -> None:
-        """Resolve a label set the alarm no longer has (enrichment arrived, alarm renamed)."""
-        key = f"{alarm_id}#{hashlib.sha256(labels.encode()).hexdigest()[:16]}"
-        old = db.execute("SELECT version FROM alerts WHERE key=?", (key,)).fetchone()
-        version = old["version"] + 1 if old else 1
-        ends = max(ended, starts)
-        now = ended
-        db.execute(
-            "INSERT OR REPLACE INTO alerts VALUES (?,?,?,?,?,?,?,?,?)",
-            (key, alarm_id, labels, "{}", starts, ends, ends + self._resolved_resend, "", version),
-        )
-        self._queue(db, key, version, now)
+    def _load(
+        self, db: sqlite3.Connection, ids: list[str]
+    ) -> tuple[dict[str, Record], dict[str, AlertRow]]:
+        if not ids:
+            return {}, {}
+        found_records, found_alerts = db.execute(_LOAD, (json.dumps(ids),)).fetchone()
+        records = {r["alarm_id"]: from_dict(r) for r in json.loads(found_records)}
+        alerts = {a[0]: AlertRow(*a) for a in json.loads(found_alerts)}
+        return records, alerts
 
-    def _queue(self, db: sqlite3.Connection, key: str, version: int, now: float) -> None:
-        db.executemany(
-            "INSERT INTO deliveries VALUES (?,?,?,?) ON CONFLICT(target, key)"
-            " DO UPDATE SET version=excluded.version, due=excluded.due",
-            [(t, key, version, now) for t in self._targets],
-        )
+    def _write(self, db: sqlite3.Connection, plan: Plan, done: list[int], now: float) -> None:
+        if plan.saved:
+            rows = [
+                [r.alarm_id, r.state, int(r.firing), r.changed, to_json(r)]
+                for r in plan.saved.values()
+            ]
+            db.execute(_SAVE_ALARMS, (json.dumps(rows),))
+        if plan.written:
+            db.execute(_SAVE_ALERTS, (json.dumps([a.as_list() for a in plan.written.values()]),))
+        if plan.queued:
+            queued = json.dumps(list(plan.queued.items()))
+            db.execute(_QUEUE, (now, json.dumps(self._targets), queued))
+        if done:
+            db.execute(_DROP_INBOX, (json.dumps(done),))
 
     # -- the outbox -----------------------------------------------------------------------
 
@@ -364,25 +311,8 @@ class Store:
                 )
 
     def due(self, target: str, now: float, limit: int) -> list[Due]:
-        rows = self._query(
-            "SELECT d.key, d.version, a.labels, a.annotations, a.starts, a.ends, a.until,"
-            " a.generator FROM deliveries d JOIN alerts a ON a.key = d.key"
-            " WHERE d.target=? AND d.due<=? ORDER BY d.due LIMIT ?",
-            (target, now, limit),
-        )
-        return [
-            Due(
-                key=r["key"],
-                version=r["version"],
-                labels=json.loads(r["labels"]),
-                annotations=json.loads(r["annotations"]),
-                starts=r["starts"],
-                ends=r["ends"],
-                until=r["until"],
-                generator=r["generator"],
-            )
-            for r in rows
-        ]
+        (found,) = self._query(_DUE, (target, now, limit))[0]
+        return [Due(*row) for row in json.loads(found)]
 
     def next_due(self, target: str) -> float | None:
         row = self._query("SELECT min(due) FROM deliveries WHERE target=?", (target,))[0]
@@ -400,17 +330,16 @@ class Store:
         ``firing_interval`` (or sooner, when a reconciliation calls ``refresh_firing``)."""
         nxt = now + interval
         firing_nxt = now + (firing_interval or interval)
-        again = [
-            (firing_nxt if d.ends is None else nxt, target, d.key, d.version)
-            for d in sent
-            if d.until is None or nxt <= d.until
-        ]
-        done = [(target, d.key, d.version) for d in sent if d.until is not None and nxt > d.until]
+        firing = [[d.key, d.version] for d in sent if d.ends is None]
+        again = [[d.key, d.version] for d in sent if d.ends is not None and nxt <= (d.until or 0)]
+        over = [[d.key, d.version] for d in sent if d.ends is not None and nxt > (d.until or 0)]
         with self._tx(durable=False) as db:
-            db.executemany(
-                "UPDATE deliveries SET due=? WHERE target=? AND key=? AND version=?", again
-            )
-            db.executemany("DELETE FROM deliveries WHERE target=? AND key=? AND version=?", done)
+            if firing:
+                db.execute(_RESCHEDULE, (firing_nxt, target, json.dumps(firing)))
+            if again:
+                db.execute(_RESCHEDULE, (nxt, target, json.dumps(again)))
+            if over:
+                db.execute(_DELIVERED, (target, json.dumps(over)))
 
     def refresh_firing(self, now: float) -> int:
         """Make every firing alert due now: the API has just confirmed (or corrected) them."""

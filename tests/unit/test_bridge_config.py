@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,8 +91,8 @@ def test_credentials_never_leave_a_url() -> None:
 
 
 def test_alert_json_firing_and_resolved() -> None:
-    firing = Due("a", 1, {"alertname": "x"}, {"reason": "r"}, 100.0, None, None, "http://g")
-    body = alert_json(firing, now=200.0, interval=60.0)
+    firing = Due("a", 1, '{"alertname":"x"}', '{"reason":"r"}', 100.0, None, None, "http://g")
+    body = json.loads(alert_json(firing, now=200.0, interval=60.0))
     assert body == {
         "labels": {"alertname": "x"},
         "annotations": {"reason": "r"},
@@ -99,8 +100,8 @@ def test_alert_json_firing_and_resolved() -> None:
         "endsAt": rfc3339(440.0),
         "generatorURL": "http://g",
     }
-    resolved = Due("a", 2, {"alertname": "x"}, {}, 100.0, 150.0, 1050.0, "")
-    body = alert_json(resolved, now=300.0, interval=60.0)
+    resolved = Due("a", 2, '{"alertname":"x"}', "{}", 100.0, 150.0, 1050.0, "")
+    body = json.loads(alert_json(resolved, now=300.0, interval=60.0))
     assert body["endsAt"] == rfc3339(150.0)
     assert "generatorURL" not in body
     assert rfc3339(0.5) == "1970-01-01T00:00:00.500Z"
