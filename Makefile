@@ -15,7 +15,7 @@ TESTBED_APT := postgresql-15 postgresql-client-15 libpq5 mariadb-server rabbitmq
 	libeatmydata1 prometheus prometheus-alertmanager qemu-utils util-linux
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
-	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge
+	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -100,6 +100,10 @@ testbed-status:
 
 bench-testbed: apt-testbed $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_testbed
+
+# The bridge (python -m alerts) against a private single-node Alertmanager: bench/README.md.
+bench-bridge: apt-test $(VENV)/.installed-test
+	$(BIN)/python -m bench.bench_bridge
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
