@@ -119,8 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def _stop(_signum: int, _frame: object) -> None:
         stopping.set()
 
+    def _hup(_signum: int, _frame: object) -> None:
+        log.warning("SIGHUP ignored: configuration is read once at start; restart to apply")
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _hup)
     bridge.start()
     serve_in_thread(server)
     host = config.listen_host or "localhost"

@@ -39,13 +39,21 @@ class _Waitress:
             expose_tracebacks=False,
         )
         self.port = int(self._server.effective_port)
+        self._closing = threading.Event()
 
     def serve(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            # The loop can lose its sockets to close() from another thread: that is the end.
+            if not self._closing.is_set():
+                raise
 
     def close(self) -> None:
-        self._server.close()
+        """Finish the requests in hand first, then close the sockets they would write to."""
+        self._closing.set()
         self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+        self._server.close()
 
 
 class _Cheroot:

@@ -151,6 +151,8 @@ class Store:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
             self._check_version(path)
+        except OSError as exc:
+            raise StoreError(f"{path}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: {exc}") from None
 
