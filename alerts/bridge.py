@@ -54,9 +54,9 @@ class Bridge:
                 interval=config.resend_interval,
                 # With the Aodh API, firing alerts are re-sent right after each reconciliation
                 # confirms them, so a replica never re-fires an alarm another replica saw
-                # resolve; the timer is only the fallback while the API is down (endsAt,
-                # four intervals ahead, still covers it).
-                firing_interval=config.resend_interval * (2 if api is not None else 1),
+                # resolve; the timer (three intervals) is only the fallback while the API is
+                # down, and endsAt, four intervals ahead, still covers it.
+                firing_interval=config.resend_interval * (3 if api is not None else 1),
                 timeout=config.alertmanager_timeout,
                 batch_size=config.batch_size,
             )

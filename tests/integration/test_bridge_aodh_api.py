@@ -17,6 +17,7 @@ import shutil
 import socket
 import sqlite3
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -383,3 +384,31 @@ def test_keystone_tokens_guard_the_webhook(env: Env) -> None:
         env.aodh({"op": "delete", "alarm_id": alarm_id})
     finally:
         bridge.stop()
+
+
+def test_two_bridges_behind_one_url_agree(env: Env) -> None:
+    """Each webhook reaches one replica; both end in Aodh's state, and the one that never
+    saw the ``ok`` does not fire the alarm again afterwards."""
+    config = {
+        "aodh": {"reconcile_interval": "3s", "action_match": f"run={RUN}"},
+        "labels": {"bridge_it": RUN},
+    }
+    other = launch(env.bed, env.base / "replica", env.ams, _free_port(), config)
+    try:
+        [alarm_id] = env.event_alarms("replicas", state="alarm")
+        assert env.b.post(aodh_payload(alarm_id, "alarm", "insufficient data")).status == 202
+        first = env.firing(alarm_id)
+        poll("the other replica knows it fires", lambda: other.metric("aodh_bridge_firing_alarms"))
+        env.set_states({alarm_id: "ok"})
+        assert other.post(aodh_payload(alarm_id, "ok", "alarm")).status == 202
+        env.resolved(alarm_id, timeout=30)
+        # From now on, through several resend intervals and reconciliations, it stays
+        # resolved: the first replica re-sends a firing alert only once a reconciliation has
+        # confirmed it, and its next one says ok.
+        for _ in range(24):
+            assert am_api.in_none(env.ams, alarm_id=alarm_id, bridge_it=RUN)
+            time.sleep(0.5)
+        assert env.record(alarm_id) == ("ok", False)
+        assert all(a["labels"]["alarm_id"] == alarm_id for a in first)
+    finally:
+        other.stop()
