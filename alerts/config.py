@@ -60,7 +60,7 @@ class BridgeConfig:
     synchronous: str
     log_level: str = "info"
     log_format: str = "logfmt"
-    threads: int = 16
+    threads: int = 32
 
 
 def _duration_flag(name: str, text: str) -> float:
@@ -185,7 +185,7 @@ def build_config(flags: Flags) -> BridgeConfig:  # noqa: PLR0912,PLR0915 - one p
     state.finish()
     server = top.section("server")
     threads = server.value("threads")
-    threads = 16 if threads is None else threads
+    threads = 32 if threads is None else threads
     if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 256:
         raise ConfigError("server.threads: expected an integer from 1 to 256")
     server.finish()

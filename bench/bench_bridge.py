@@ -639,7 +639,7 @@ def hello_server() -> None:
         return Response(b'{"status":"accepted"}\n', status=202, mimetype="application/json")
 
     server = create_server(
-        app, host="127.0.0.1", port=0, threads=16, connection_limit=1000, channel_timeout=60
+        app, host="127.0.0.1", port=0, threads=32, connection_limit=1000, channel_timeout=60
     )
     print(f"port {server.effective_port}", flush=True)
     server.run()
@@ -1026,7 +1026,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "## The HTTP stack alone",
             "",
-            "The same load against Flask on waitress (16 threads, as the bridge) whose only "
+            "The same load against Flask on waitress (32 threads, as the bridge) whose only "
             "view reads the body and answers 202: no validation, no SQLite, no other thread. "
             "This is the ceiling of the stack on this machine at this load.",
             "",
