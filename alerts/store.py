@@ -9,7 +9,7 @@
   This is the outbox: a row stays due until that Alertmanager accepted that version.
 
 Writes go through one connection behind one lock (SQLite allows one writer anyway) in short
-transactions. Reads (the senders' queues, the metrics) use a connection per thread and never
+transactions. Reads (the senders' queues, the metrics) use one read-only connection and never
 wait for that lock: WAL readers see the last commit. Nothing per alarm is held in memory, so
 memory does not grow with the number of alarms.
 """
@@ -137,8 +137,8 @@ class Store:
         self._lock = threading.RLock()
         self._synchronous = synchronous
         self._path = path
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -187,31 +187,26 @@ class Store:
                 if relaxed:
                     self._db.execute("PRAGMA synchronous=FULL")
 
-    def _read(self) -> sqlite3.Connection:
-        """This thread's read-only connection."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read on the one read-only connection: WAL readers never wait for the writer.
+        One connection, not one per thread: each holds its own page cache, and the request
+        threads that serve /metrics would otherwise each grow one (32 x 2 MiB)."""
+        with self._read_lock:
             try:
-                conn = sqlite3.connect(str(self._path), check_same_thread=False, timeout=30)
-                conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA query_only=1")
+                if self._reader is None:
+                    self._reader = sqlite3.connect(
+                        str(self._path), check_same_thread=False, timeout=30
+                    )
+                    self._reader.row_factory = sqlite3.Row
+                    self._reader.execute("PRAGMA query_only=1")
+                return self._reader.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._path}: {exc}") from None
-            self._local.conn = conn
-            with self._lock:
-                self._readers.append(conn)
-        return conn
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        try:
-            return self._read().execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self._path}: {exc}") from None
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._readers:
-                conn.close()
+        with self._lock, self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
             self._db.close()
 
     # -- the accept path ------------------------------------------------------------------

@@ -930,8 +930,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{v['bridge']} ({v.get('git') or 'no git'}) · whole run {result['duration_s']:.0f} s",
         "",
         f"Reproduce: `{result['command']}`. State DB `synchronous={result['synchronous']}` "
-        f"(WAL), `--resend-interval {RESEND}`, no `--os-cloud`, default 16 server threads, "
-        "log level info (one log line per alarm transition). Load average (1 min) at the "
+        f"(WAL), `--resend-interval {RESEND}`, no `--os-cloud`, {result.get('threads')} server "
+        "threads, log level info (transitions are logged at debug). Load average (1 min) at the "
         f"start {result['load_start']}, at the end {result['load_end']}.",
         "",
     ]
@@ -1122,13 +1122,14 @@ def versions() -> dict[str, Any]:
     }
 
 
-def synchronous_mode() -> str:
-    """What the bridge runs with: its config as the bench starts it (no config file)."""
+def bridge_settings() -> dict[str, Any]:
+    """What the bridge runs with, from its own config as the bench starts it."""
     from alerts.cli import parse_flags  # noqa: PLC0415
     from alerts.config import build_config  # noqa: PLC0415
 
     args = bridge_argv(Path(tempfile.gettempdir()) / "unused" / "state.db", "http://127.0.0.1:1")
-    return build_config(parse_flags(args)).synchronous
+    config = build_config(parse_flags(args))
+    return {"synchronous": config.synchronous, "threads": config.threads}
 
 
 def _guard(what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -1193,7 +1194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "host": host_info(),
         "versions": versions(),
         "plan": asdict(plan),
-        "synchronous": synchronous_mode(),
+        **bridge_settings(),
         "targets_spec": TARGETS,
         "load_start": loadavg(),
         "machine_note": args.note,
