@@ -17,7 +17,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from alerts.accept import UnavailableError
-from alerts.aodh import ApiError
 from alerts.payload import MAX_BODY, PayloadError, check_content_type, parse
 
 if TYPE_CHECKING:
@@ -131,8 +130,6 @@ def create_app(bridge: Bridge, clock: Callable[[], float] = time.perf_counter) -
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        if isinstance(exc, ApiError):
-            return refuse(503, "unavailable", "Keystone cannot check the token now")
         log.error("unexpected error", exc_info=exc, extra={"path": request.path})
         return _error(500, "internal", "internal error; see the bridge's log")
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
-import signal
+import os
 import sys
-import threading
 from collections.abc import Sequence
 
 from alerts import __version__
 from alerts.config import DEFAULT_LISTEN_ADDRESS, DEFAULT_STATE_PATH, Flags, build_config
 from exporter.errors import ConfigError
-from exporter.flags import OneLineParser, add_log_flags, add_web_flags
+from exporter.flags import (
+    OneLineParser,
+    add_log_flags,
+    add_web_flags,
+    listen_failure,
+    public_url,
+    stop_on_signals,
+)
 from exporter.logs import setup_logging
 
 PROG = "aodh-alertmanager-bridge"
@@ -54,8 +60,6 @@ def _parser() -> OneLineParser:
 
 
 def parse_flags(argv: Sequence[str] | None) -> Flags:
-    import os  # noqa: PLC0415
-
     ns = _parser().parse_args(argv)
     return Flags(
         listen_address=ns.listen_address,
@@ -108,31 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             app, config.listen_host, config.listen_port, config.threads, config.web
         )
     except OSError as exc:
-        print(
-            f"{PROG}: error: cannot listen on {config.listen_host or '*'}:"
-            f"{config.listen_port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
+        print(listen_failure(PROG, config.listen_host, config.listen_port, exc), file=sys.stderr)
         return 1
-    stopping = threading.Event()
-
-    def _stop(_signum: int, _frame: object) -> None:
-        stopping.set()
-
-    def _hup(_signum: int, _frame: object) -> None:
-        log.warning("SIGHUP ignored: configuration is read once at start; restart to apply")
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGHUP, _hup)
+    stopping = stop_on_signals(log)
     bridge.start()
     serve_in_thread(server)
-    host = config.listen_host or "localhost"
     log.info(
         "listening",
         extra={
-            "url": f"{'https' if config.web.tls else 'http'}://"
-            f"{f'[{host}]' if ':' in host else host}:{server.port}/v1/aodh",
+            "url": public_url(bool(config.web.tls), config.listen_host, server.port, "/v1/aodh"),
             "alertmanagers": ",".join(redact_url(u) for u in config.alertmanagers),
             "aodh_api": "yes" if api is not None else "no",
             "version": __version__,

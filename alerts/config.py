@@ -77,22 +77,19 @@ def _alertmanager_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"--alertmanager.url {_redacted(text)!r}: expected http(s)://HOST:PORT[/PREFIX]"
+            f"--alertmanager.url {redact_url(text)!r}: expected http(s)://HOST:PORT[/PREFIX]"
         )
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise ConfigError(f"--alertmanager.url {_redacted(text)!r}: bad port") from None
+        raise ConfigError(f"--alertmanager.url {redact_url(text)!r}: bad port") from None
     return text.rstrip("/")
 
 
-def _redacted(url: str) -> str:
+def redact_url(url: str) -> str:
     """A URL safe for logs and metric labels: credentials removed."""
     parts = urlsplit(url)
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-
-
-redact_url = _redacted
 
 
 def _string_map(section: Section, key: str, where: str) -> dict[str, str]:

@@ -118,9 +118,6 @@ class Engine(threading.Thread):
             previous = items[0][1].previous
             self._queue.put([(Observed(alarm, seen, value, previous), ids)])
 
-    def submit(self, events: list[tuple[Event, Sequence[int]]]) -> None:
-        self._queue.put(events)
-
     def replay_inbox(self) -> int:
         """Webhooks accepted before a restart but not applied: apply them now."""
         items = self._store.inbox()

@@ -70,4 +70,6 @@ class TokenValidator:
                 lifetime = min(TRUST_FOR, left - time.time())
             except ValueError:
                 pass
-        return lifetime > 0, max(lifetime, REFUSE_FOR if lifetime <= 0 else lifetime)
+        if lifetime <= 0:
+            return False, REFUSE_FOR  # expired already
+        return True, lifetime

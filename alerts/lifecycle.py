@@ -68,7 +68,6 @@ class Observed:
 class Gone:
     alarm_id: str
     seen: float
-    why: Literal["deleted", "unwatched"] = "deleted"
 
 
 Event = Webhook | Observed | Gone

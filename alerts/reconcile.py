@@ -31,11 +31,8 @@ def difference(change: Change) -> str | None:
         return after.state if before is not None and before.state != after.state else None
     if before is None:
         return "unknown_firing" if after.firing else None
-    if before.state != after.state:
-        return "state"
-    if before.firing != after.firing:
-        return "state"
-    return None
+    changed = before.state != after.state or before.firing != after.firing
+    return "state" if changed else None
 
 
 class Reconciler(threading.Thread):
@@ -88,7 +85,6 @@ class Reconciler(threading.Thread):
             # In slices: one long transaction would hold up the webhooks' commits.
             for start in range(0, len(events), CHUNK):
                 changes += self._store.apply(events[start : start + CHUNK], self._clock())
-            removed = self._store.gc(self._clock())
             self._store.refresh_firing(self._clock())
         except StoreError as exc:
             self._metrics.reconcile_runs.labels("error").inc()
@@ -109,7 +105,6 @@ class Reconciler(threading.Thread):
             extra={
                 "alarms": len(alarms),
                 "differences": sum(kinds.values()),
-                "gc": removed,
                 **{f"diff_{k}": v for k, v in kinds.items()},
             },
         )

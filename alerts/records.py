@@ -35,7 +35,3 @@ def to_json(record: Record) -> str:
 
 def from_dict(data: dict[str, Any]) -> Record:
     return Record(**data)
-
-
-def from_json(text: str) -> Record:
-    return from_dict(json.loads(text))

@@ -197,20 +197,20 @@ class Sender(threading.Thread):
             return
         except RefusedError:
             if len(alerts) == 1:
-                self._refused(due[0], alerts[0])
+                self._refused(due[0])
                 return
         for d, alert in zip(due, alerts, strict=True):  # find the one it refuses
             try:
                 self.client.post([alert])
                 self._count("success", 1)
             except RefusedError:
-                self._refused(d, alert)
+                self._refused(d)
 
     def _count(self, outcome: str, n: int) -> None:
         self._metrics.requests.labels(self.client.name, outcome).inc()
         self._metrics.alerts_sent.labels(self.client.name, outcome).inc(n)
 
-    def _refused(self, d: Due, _alert: str) -> None:
+    def _refused(self, d: Due) -> None:
         self._count("refused", 1)
         log.error(
             "Alertmanager refused an alert; dropped",

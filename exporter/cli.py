@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 from exporter import __version__
@@ -19,7 +17,14 @@ from exporter.config import (
     build_config,
 )
 from exporter.errors import ConfigError
-from exporter.flags import OneLineParser, add_log_flags, add_web_flags
+from exporter.flags import (
+    OneLineParser,
+    add_log_flags,
+    add_web_flags,
+    listen_failure,
+    public_url,
+    stop_on_signals,
+)
 from exporter.logs import setup_logging
 from exporter.scheduler import CollectorRunner, Scheduler
 from exporter.server import ExporterHTTPServer
@@ -114,37 +119,20 @@ def serve(config: Config) -> int:
             config.listen_host, config.listen_port, snapshot, config.telemetry_path, config.web
         )
     except OSError as exc:
-        print(
-            f"{PROG}: error: cannot listen on {config.listen_host or '*'}:"
-            f"{config.listen_port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
+        print(listen_failure(PROG, config.listen_host, config.listen_port, exc), file=sys.stderr)
         return 1
-    stopping = threading.Event()
     # Collection and rendering are CPU-bound Python in a background thread; a shorter GIL
     # switch interval lets a scrape thread in within ~1 ms instead of up to 5 ms per hop
     # (measured at 1,000 domains: scrape p99 during cycles 16 ms -> 10 ms).
     sys.setswitchinterval(0.001)
-
-    def _stop(_signum: int, _frame: object) -> None:
-        stopping.set()
-
-    def _hup(_signum: int, _frame: object) -> None:
-        log.warning("SIGHUP ignored: configuration is read once at start; restart to apply")
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGHUP, _hup)
+    stopping = stop_on_signals(log)
     scheduler.start()
     server.serve_in_thread()
-    scheme = "https" if config.web.tls else "http"
-    host = config.listen_host or "localhost"
-    if ":" in host:
-        host = f"[{host}]"
+    url = public_url(bool(config.web.tls), config.listen_host, server.port, config.telemetry_path)
     log.info(
         "listening",
         extra={
-            "url": f"{scheme}://{host}:{server.port}{config.telemetry_path}",
+            "url": url,
             "collectors": ",".join(config.enabled) or "none",
             "version": __version__,
         },

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import threading
 from typing import NoReturn
 
 from exporter.config import LOG_FORMATS, LOG_LEVELS
@@ -32,3 +35,33 @@ def add_web_flags(p: argparse.ArgumentParser, default_listen: str) -> None:
 def add_log_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=LOG_FORMATS)
+
+
+def listen_failure(prog: str, host: str, port: int, exc: OSError) -> str:
+    """The one line printed when the listening socket cannot be opened (exit 1)."""
+    return f"{prog}: error: cannot listen on {host or '*'}:{port}: {exc.strerror or exc}"
+
+
+def public_url(tls: bool, host: str, port: int, path: str) -> str:
+    """What the ``listening`` log line shows: a URL an operator can paste."""
+    shown = host or "localhost"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"{'https' if tls else 'http'}://{shown}:{port}{path}"
+
+
+def stop_on_signals(log: logging.Logger) -> threading.Event:
+    """SIGTERM and SIGINT set the returned event; SIGHUP is logged and ignored (the
+    configuration is read once, and a SIGHUP must not end the process)."""
+    stopping = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    def _hup(_signum: int, _frame: object) -> None:
+        log.warning("SIGHUP ignored: configuration is read once at start; restart to apply")
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _hup)
+    return stopping

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.exporter import REPO, Response
+from tests.support.metrics import parse_samples
 
 
 def aodh_payload(
@@ -86,18 +87,7 @@ class BridgeProcess:
 
     def metric(self, name: str, **labels: str) -> float:
         """The value of one series (0 when absent)."""
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        for line in self.metrics().splitlines():
-            if line.startswith("#"):
-                continue
-            series, _, value = line.rpartition(" ")
-            sname, _, rest = series.partition("{")
-            if sname != name:
-                continue
-            got = ",".join(sorted(p for p in rest.rstrip("}").split(",") if p)) if rest else ""
-            if got == want:
-                return float(value)
-        return 0.0
+        return parse_samples(self.metrics()).get((name, frozenset(labels.items())), 0.0)
 
     def logs(self) -> str:
         return "\n".join(self.log_lines)
