@@ -1,3 +1,5 @@
 """aodh-alertmanager-bridge: Aodh alarm webhooks in, Alertmanager alerts out, nothing lost."""
 
-__version__ = "0.1.0"
+from exporter.version import distribution_version
+
+__version__ = distribution_version()

@@ -1,3 +1,5 @@
 """Prometheus exporter for OpenStack hypervisors and services."""
 
-__version__ = "0.1.0"
+from exporter.version import distribution_version
+
+__version__ = distribution_version()

@@ -2,7 +2,8 @@
 
 A cycle that misses its deadline is abandoned: the last good part stays in the snapshot, the
 collector is marked failed, and no new cycle starts until the stuck call returns, so a wedged
-backend costs one blocked thread, never a pile of them.
+backend costs one blocked thread, never a pile of them. A cycle that raises is a failed cycle
+whose part is what the collector's ``fallback`` still knows (its connection state).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import replace
 
 from exporter.collectors.base import Collection, Collector
 from exporter.exposition import render
+from exporter.metric import MetricFamily
 from exporter.snapshot import CollectorStatus, Snapshot
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,19 @@ class _Cycle:
             self.result = self._collector.collect()
         except Exception as exc:
             log.exception("collector crashed", extra={"collector": self._collector.name})
-            self.result = Collection(error=f"internal error: {type(exc).__name__}")
+            self.result = Collection(
+                self._fallback(), error=f"internal error: {type(exc).__name__}"
+            )
         finally:
             self.done.set()
+
+    def _fallback(self) -> list[MetricFamily]:
+        """The collector's connection-level families, or nothing if even that fails."""
+        try:
+            return list(self._collector.fallback())
+        except Exception:
+            log.exception("collector fallback crashed", extra={"collector": self._collector.name})
+            return []
 
 
 class CollectorRunner:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -81,48 +82,88 @@ class WebConfig:
         return context
 
 
+# The stand-in's cost when no configured hash has a readable one (such hashes never match).
+DEFAULT_BCRYPT_COST = 10
+
+
+def _bcrypt_cost(hashed: bytes) -> int | None:
+    """The cost of a ``$2b$NN$...`` hash, or None when it has no readable one."""
+    parts = hashed.split(b"$")
+    if len(parts) < 4 or not parts[2].isdigit():
+        return None
+    cost = int(parts[2])
+    return cost if 4 <= cost <= 31 else None
+
+
 class BasicAuth:
     """Checks ``Authorization: Basic`` against bcrypt hashes.
 
     bcrypt is deliberately slow (tens of ms); a scrape every few seconds must not pay that
     each time, so a successful check is remembered by a keyed digest of the credentials.
+
+    Every well-formed attempt costs one bcrypt check, whether the user exists or not: an
+    unknown user is checked against a stand-in hash of the highest configured cost, so the
+    answer time does not tell which user names exist. User names are compared in constant
+    time, all of them every time, and only a known user's success is ever remembered.
     """
 
     def __init__(self, users: dict[str, bytes]) -> None:
-        self._users = users
+        self._users = [(user.encode(), hashed) for user, hashed in users.items()]
         self._verified: set[bytes] = set()
         self._lock = threading.Lock()
-        self._key = hashlib.sha256(repr(sorted(users.items())).encode()).digest()
+        self._key = secrets.token_bytes(32)  # per process: the cache never leaves memory
+        self._stand_in = b""
+        if users:
+            costs = [c for c in map(_bcrypt_cost, users.values()) if c is not None]
+            cost = max(costs, default=DEFAULT_BCRYPT_COST)
+            unguessable = secrets.token_bytes(32)
+            self._stand_in = bcrypt.hashpw(unguessable, bcrypt.gensalt(cost))
 
     @property
     def enabled(self) -> bool:
         return bool(self._users)
 
-    def check(self, header: str | None) -> bool:  # noqa: PLR0911 - one exit per reason
+    def _hash_of(self, user: bytes) -> bytes | None:
+        """The user's hash; every name is compared, in constant time, whichever matches."""
+        found = None
+        for name, hashed in self._users:
+            if hmac.compare_digest(name, user):
+                found = hashed
+        return found
+
+    def check(self, header: str | None) -> bool:
         if not self._users:
             return True
-        if not header or header[:6].lower() != "basic ":
+        credentials = _credentials(header)
+        if credentials is None:  # malformed: says nothing about users, no bcrypt needed
             return False
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        user, sep, password = decoded.partition(":")
-        hashed = self._users.get(user)
-        if not sep or hashed is None:
-            return False
+        decoded, user, password = credentials
         token = hmac.new(self._key, decoded.encode(), hashlib.sha256).digest()
         with self._lock:
-            if token in self._verified:
+            if token in self._verified:  # only ever holds known users' good credentials
                 return True
+        hashed = self._hash_of(user.encode())
         try:
-            ok = bcrypt.checkpw(password.encode(), hashed)
-        except ValueError:
+            ok = bcrypt.checkpw(password.encode(), self._stand_in if hashed is None else hashed)
+        except ValueError:  # a malformed configured hash, or a password over 72 bytes
             return False
-        if ok:
-            with self._lock:
-                self._verified.add(token)
-        return ok
+        if not ok or hashed is None:
+            return False
+        with self._lock:
+            self._verified.add(token)
+        return True
+
+
+def _credentials(header: str | None) -> tuple[str, str, str] | None:
+    """(``user:password``, user, password) from a Basic header; None when malformed."""
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (decoded, user, password) if sep else None
 
 
 def _mapping(data: object, where: str) -> dict[str, Any]:

@@ -31,6 +31,15 @@ class Collector(Protocol):
         """Run one cycle; may block on I/O, the scheduler enforces the deadline."""
         ...
 
+    def fallback(self) -> list[MetricFamily]:
+        """What is still true when ``collect`` raised (``libvirt_up``, say).
+
+        Called by the scheduler on the cycle's thread after an unexpected exception, so the
+        crash fails the cycle without blanking the collector's part. Must be cheap and must not
+        block; an empty list is a valid answer.
+        """
+        ...
+
     def close(self) -> None:
         """Release connections at shutdown."""
         ...

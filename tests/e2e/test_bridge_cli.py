@@ -4,6 +4,7 @@ logs, and no password from an Alertmanager URL in its logs or metrics."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -65,7 +66,8 @@ def test_help_and_version_exit_0() -> None:
         assert flag in helped.stdout
     version = _run(["--version"])
     assert version.returncode == 0
-    assert version.stdout.startswith(f"{PROG} ")
+    installed = importlib.metadata.version("openstack-telemetry-bridge")
+    assert version.stdout.strip() == f"{PROG} {installed}"
 
 
 # (id, extra args given after a valid --state.path and listen address, files to write,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -63,3 +64,19 @@ def test_disabled_collector_serves_self_metrics_only() -> None:
         body = exp.metrics()
         assert "libvirt_" not in body
         assert "openstack_exporter_build_info" in body
+
+
+def test_version_is_the_installed_distribution_version() -> None:
+    version = importlib.metadata.version("openstack-telemetry-bridge")
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "--version"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"openstack-telemetry-exporter {version}"
+    once = _once(f"test://{DEMO_NODE}")
+    assert f'openstack_exporter_build_info{{version="{version}",' in once.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from exporter.collectors.base import Collection
-from exporter.metric import gauge
+from exporter.metric import MetricFamily, gauge
 from exporter.scheduler import CollectorRunner, Scheduler
 from exporter.snapshot import Snapshot
 
@@ -25,6 +25,9 @@ class GatedCollector:
             self.gate.wait(30)
         return Collection([gauge(f"{self.name}_value", "test", value=self.calls)])
 
+    def fallback(self) -> list[MetricFamily]:
+        return []
+
     def close(self) -> None:
         pass
 
@@ -34,6 +37,9 @@ class CrashingCollector:
 
     def collect(self) -> Collection:
         raise RuntimeError("boom with a secret=hunter2 inside")
+
+    def fallback(self) -> list[MetricFamily]:
+        return []
 
     def close(self) -> None:
         pass

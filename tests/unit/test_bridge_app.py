@@ -119,3 +119,20 @@ def test_an_unexpected_error_never_shows_its_traceback(
     assert b"secret internals" not in resp.data
     assert b"Traceback" not in resp.data
     assert resp.get_json()["error"] == "internal"
+
+
+def test_unknown_user_costs_the_bridge_the_same_bcrypt_work_as_a_wrong_password(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        checked.append(hashed)
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
+    for user in ("aodh", "nobody"):
+        basic = "Basic " + base64.b64encode(f"{user}:wrong".encode()).decode()
+        assert bridge.authorize(basic, None) is not None
+    assert len(checked) == 2

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collectors.libvirt.domainxml import parse_domain_xml
+from exporter.collectors.libvirt.domainxml import DomainDescription, parse_domain_xml
 from exporter.collectors.libvirt.families import connection_families, domain_families
 from exporter.exposition import render
 from tests.support.metrics import Samples, parse_samples, sample
@@ -154,3 +155,24 @@ def test_connection_families() -> None:
     assert "libvirt_up 0.0" in text
     assert "libvirt_domains" not in text
     assert "libvirt_domains 3.0" in render(connection_families(True, 3)).decode()
+    skipped = render(connection_families(True, 3, {"stats": 2})).decode()
+    assert 'libvirt_domains_skipped{reason="stats"} 2.0' in skipped
+    assert 'libvirt_domains_skipped{reason="domain_xml"} 0.0' in skipped
+
+
+def test_a_record_that_does_not_convert_costs_only_its_domain() -> None:
+    shut_off = parse_domain_xml(NOVA_XML)
+    broken = replace(shut_off, name="instance-0000002b", uuid="other-uuid")
+    bad = {**RUNNING, "vcpu.0.delay": "n/a"}  # fails late: block, net, memory rows are made
+    told: list[tuple[str, str]] = []
+
+    def on_error(desc: DomainDescription, exc: Exception) -> None:
+        told.append((desc.name, type(exc).__name__))
+
+    families = domain_families([(shut_off, {"state.state": 5}), (broken, bad)], on_error)
+    assert told == [("instance-0000002b", "ValueError")]
+    got = parse_samples(render(families).decode())
+    assert {dict(labels)["domain"] for _, labels in got} == {"instance-0000002a"}
+    # Families only the broken domain had are gone, not left behind empty.
+    assert not [f.name for f in families if "block_stats" in f.name or "vcpu_" in f.name]
+    assert all(f.rows for f in families)

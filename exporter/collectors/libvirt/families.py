@@ -9,7 +9,7 @@ in docs/metrics.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,12 @@ from exporter.collectors.libvirt.domainxml import DomainDescription
 from exporter.metric import MetricFamily, gauge
 
 Record = Mapping[str, Any]
+# Told about a domain left out of a cycle, and why.
+DomainError = Callable[[DomainDescription, Exception], None]
+
+# Why a domain can be left out of a cycle (the ``reason`` of libvirt_domains_skipped):
+# its XML could not be read or parsed, or its stats could not be read or converted.
+SKIP_REASONS = ("domain_xml", "stats")
 
 STATE_DESC = {
     0: "no state",
@@ -225,79 +231,127 @@ class _Families:
     def stat(self, stat: Stat, labels: Sequence[str]) -> MetricFamily:
         return self.family(stat.name, stat.help, "counter" if stat.counter else "gauge", labels)
 
+    def take_back(self, marks: Sequence[int]) -> None:
+        """Undo everything since ``marks`` (the row count of each family, in order) was taken:
+        rows added since are dropped, families made since are forgotten."""
+        for i, name in enumerate(list(self.by_name)):
+            if i < len(marks):
+                del self.by_name[name].rows[marks[i] :]
+            else:
+                del self.by_name[name]
+
 
 def is_active(record: Record) -> bool:
     """Shut off (5) and no-state (0) domains have no runtime stats."""
     return int(record.get("state.state", 0)) not in (0, 5)
 
 
-def domain_families(domains: Sequence[tuple[DomainDescription, Record]]) -> list[MetricFamily]:
-    """Every per-domain family, for all domains of one cycle."""
-    f = _Families()
+@dataclass(frozen=True, slots=True)
+class _DomainInfo:
+    """The families every domain has, made once per cycle."""
+
+    info: MetricFamily
+    openstack: MetricFamily
+    state: MetricFamily
+    max_mem: MetricFamily
+    mem: MetricFamily
+    vcpus: MetricFamily
+    cpu: MetricFamily
+
+
+def _domain_info(f: _Families) -> _DomainInfo:
     d = ["domain"]
-    info = f.gauge(
-        "libvirt_domain_info",
-        "Domain OS boot settings as labels; always 1.",
-        ["domain", "os_type", "os_type_arch", "os_type_machine"],
-    )
-    openstack = f.gauge(
-        "libvirt_domain_openstack_info",
-        "Nova metadata of the domain as labels (empty for non-Nova domains); always 1.",
-        [
-            "domain",
-            "instance_name",
-            "instance_id",
-            "flavor_name",
-            "user_name",
-            "user_id",
-            "project_name",
-            "project_id",
-        ],
-    )
-    state = f.gauge(
-        "libvirt_domain_info_state",
-        "Domain state code (virDomainState), described in state_desc.",
-        ["domain", "state_desc"],
-    )
-    max_mem = f.gauge(
-        "libvirt_domain_info_maximum_memory_bytes", "Maximum memory of the domain.", d
-    )
-    mem = f.gauge(
-        "libvirt_domain_info_memory_usage_bytes", "Memory currently given to the domain.", d
-    )
-    vcpus = f.gauge("libvirt_domain_info_virtual_cpus", "Number of vCPUs online.", d)
-    cpu = f.family(
-        "libvirt_domain_info_cpu_time_seconds_total", "CPU time used by the domain.", "counter", d
-    )
-    for desc, rec in domains:
-        name = desc.name
-        nova = desc.nova
-        info.add([name, desc.os_type, desc.os_arch, desc.os_machine], 1.0)
-        openstack.add(
+    return _DomainInfo(
+        info=f.gauge(
+            "libvirt_domain_info",
+            "Domain OS boot settings as labels; always 1.",
+            ["domain", "os_type", "os_type_arch", "os_type_machine"],
+        ),
+        openstack=f.gauge(
+            "libvirt_domain_openstack_info",
+            "Nova metadata of the domain as labels (empty for non-Nova domains); always 1.",
             [
-                name,
-                nova.instance_name,
-                desc.uuid,
-                nova.flavor_name,
-                nova.user_name,
-                nova.user_id,
-                nova.project_name,
-                nova.project_id,
+                "domain",
+                "instance_name",
+                "instance_id",
+                "flavor_name",
+                "user_name",
+                "user_id",
+                "project_name",
+                "project_id",
             ],
-            1.0,
-        )
-        code = int(rec.get("state.state", 0))
-        state.add([name, STATE_DESC.get(code, "unknown")], float(code))
-        max_mem.add([name], float(rec.get("balloon.maximum", desc.max_memory_kib)) * KIB)
-        mem.add([name], float(rec.get("balloon.current", desc.current_memory_kib)) * KIB)
-        vcpus.add([name], float(rec.get("vcpu.current", desc.current_vcpus)))
-        cpu.add([name], float(rec.get("cpu.time", 0)) * NS)
-        if is_active(rec):
-            _block(f, desc, rec)
-            _net(f, desc, rec)
-            _memory(f, name, rec)
-            _vcpu(f, name, rec)
+        ),
+        state=f.gauge(
+            "libvirt_domain_info_state",
+            "Domain state code (virDomainState), described in state_desc.",
+            ["domain", "state_desc"],
+        ),
+        max_mem=f.gauge(
+            "libvirt_domain_info_maximum_memory_bytes", "Maximum memory of the domain.", d
+        ),
+        mem=f.gauge(
+            "libvirt_domain_info_memory_usage_bytes", "Memory currently given to the domain.", d
+        ),
+        vcpus=f.gauge("libvirt_domain_info_virtual_cpus", "Number of vCPUs online.", d),
+        cpu=f.family(
+            "libvirt_domain_info_cpu_time_seconds_total",
+            "CPU time used by the domain.",
+            "counter",
+            d,
+        ),
+    )
+
+
+def domain_families(
+    domains: Sequence[tuple[DomainDescription, Record]], on_error: DomainError | None = None
+) -> list[MetricFamily]:
+    """Every per-domain family, for all domains of one cycle.
+
+    A record with a value that does not convert (a string where a number belongs, a field of
+    the wrong shape) costs its own domain only: the rows already added for it are taken back,
+    ``on_error`` is told, and the other domains go on.
+    """
+    f = _Families()
+    base = _domain_info(f)
+    for desc, rec in domains:
+        marks = [len(fam.rows) for fam in f.by_name.values()]
+        try:
+            _domain(f, base, desc, rec)
+        except Exception as exc:  # noqa: BLE001 - whatever one record breaks, it costs its domain
+            f.take_back(marks)
+            if on_error is not None:
+                on_error(desc, exc)
     return list(f.by_name.values())
+
+
+def _domain(f: _Families, base: _DomainInfo, desc: DomainDescription, rec: Record) -> None:
+    name = desc.name
+    nova = desc.nova
+    base.info.add([name, desc.os_type, desc.os_arch, desc.os_machine], 1.0)
+    base.openstack.add(
+        [
+            name,
+            nova.instance_name,
+            desc.uuid,
+            nova.flavor_name,
+            nova.user_name,
+            nova.user_id,
+            nova.project_name,
+            nova.project_id,
+        ],
+        1.0,
+    )
+    code = int(rec.get("state.state", 0))
+    base.state.add([name, STATE_DESC.get(code, "unknown")], float(code))
+    base.max_mem.add([name], float(rec.get("balloon.maximum", desc.max_memory_kib)) * KIB)
+    base.mem.add([name], float(rec.get("balloon.current", desc.current_memory_kib)) * KIB)
+    base.vcpus.add([name], float(rec.get("vcpu.current", desc.current_vcpus)))
+    base.cpu.add([name], float(rec.get("cpu.time", 0)) * NS)
+    if is_active(rec):
+        _block(f, desc, rec)
+        _net(f, desc, rec)
+        _memory(f, name, rec)
+        _vcpu(f, name, rec)
 
 
 def _block(f: _Families, desc: DomainDescription, rec: Record) -> None:
@@ -423,7 +477,11 @@ def _vcpu(f: _Families, name: str, rec: Record) -> None:
                 f.stat(stat, ["domain", "vcpu"]).add([name, str(n)], float(value) * stat.scale)
 
 
-def connection_families(up: bool, domains: int | None) -> list[MetricFamily]:
+def connection_families(
+    up: bool, domains: int | None, skipped: Mapping[str, int] | None = None
+) -> list[MetricFamily]:
+    """``libvirt_up``; with the domain count once domains were listed, and how many of them
+    this cycle had to leave out, by reason (0 for every reason when none)."""
     out: list[MetricFamily] = [
         gauge(
             "libvirt_up",
@@ -435,4 +493,13 @@ def connection_families(up: bool, domains: int | None) -> list[MetricFamily]:
         out.append(
             gauge("libvirt_domains", "Number of domains, in any state.", value=float(domains))
         )
+        left_out = gauge(
+            "libvirt_domains_skipped",
+            "Domains whose series the last cycle left out because their data could not be "
+            "read or converted, by reason (domain_xml, stats); the log names them.",
+            ["reason"],
+        )
+        for reason in SKIP_REASONS:
+            left_out.add([reason], float((skipped or {}).get(reason, 0)))
+        out.append(left_out)
     return out
