@@ -112,11 +112,16 @@ class AodhAPI:
     def get(self, alarm_id: str) -> ApiAlarm | None:
         """The alarm, or None when Aodh says it does not exist."""
         try:
-            return to_api_alarm(self._client.alarm.get(alarm_id))
+            alarm = self._client.alarm.get(alarm_id)
         except self._not_found:
             return None
         except self._errors as exc:
             raise ApiError(f"GET alarm {alarm_id}: {_one_line(exc)}") from None
+        except ValueError:  # a 200 whose body is not JSON: a proxy's page, say
+            raise ApiError(f"GET alarm {alarm_id}: the answer is not JSON") from None
+        if not isinstance(alarm, dict):
+            raise ApiError(f"GET alarm {alarm_id}: the answer is not an alarm")
+        return to_api_alarm(alarm)
 
     def list_watched(self, pattern: re.Pattern[str]) -> list[ApiAlarm]:
         """Every alarm (all projects) with an action matching ``pattern``; all pages or none."""
@@ -132,6 +137,10 @@ class AodhAPI:
                 )
             except self._errors as exc:
                 raise ApiError(f"list alarms: {_one_line(exc)}") from None
+            except ValueError:
+                raise ApiError("list alarms: the answer is not JSON") from None
+            if not isinstance(page, list) or not all(isinstance(a, dict) for a in page):
+                raise ApiError("list alarms: the answer is not a list of alarms")
             for alarm in page:
                 if any(pattern.search(a) for a in actions(alarm)):
                     out.append(to_api_alarm(alarm))

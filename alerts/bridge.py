@@ -18,10 +18,13 @@ from alerts.metrics import Metrics
 from alerts.reconcile import Reconciler
 from alerts.sender import Sender
 from alerts.store import Store
+from alerts.workers import Housekeeper
 from exporter.webconfig import BasicAuth
 
 log = logging.getLogger("aodh-alertmanager-bridge")
 HOUSEKEEPING = 60.0
+# How often the CLI's main thread looks for a worker that is gone.
+WATCH_EVERY = 5.0
 
 
 class Bridge:
@@ -82,15 +85,19 @@ class Bridge:
             if api is not None
             else None
         )
-        self._stop = threading.Event()
-        self._housekeeper = threading.Thread(target=self._housekeep, name="gc", daemon=True)
+        self.housekeeper = Housekeeper(self.store, self.metrics, HOUSEKEEPING)
 
     def _wake(self) -> None:
         for sender in self.senders:
             sender.wake()
 
     def _threads(self) -> list[threading.Thread]:
-        threads: list[threading.Thread] = [self.engine, *self.senders]
+        threads: list[threading.Thread] = [
+            self.engine,
+            *self.engine.readers,
+            *self.senders,
+            self.housekeeper,
+        ]
         if self.reconciler is not None:
             threads.append(self.reconciler)
         return threads
@@ -99,13 +106,12 @@ class Bridge:
         self.store.sync_targets(time.time())
         for thread in self._threads():
             thread.start()
-        self._housekeeper.start()
         replayed = self.engine.replay_inbox()
         if replayed:
             log.info("applying webhooks accepted before the restart", extra={"count": replayed})
 
     def stop(self) -> None:
-        self._stop.set()
+        self.housekeeper.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
         self.engine.stop()
@@ -115,13 +121,6 @@ class Bridge:
         for sender in self.senders:
             sender.join(10)
         self.store.close()
-
-    def _housekeep(self) -> None:
-        while not self._stop.wait(HOUSEKEEPING):
-            try:
-                self.store.gc(time.time())
-            except Exception:
-                log.exception("housekeeping failed")
 
     def authorize(self, basic: str | None, token: str | None) -> tuple[int, str, str] | None:
         """None when the webhook may pass; otherwise the refusal."""
@@ -138,8 +137,20 @@ class Bridge:
         return 401, "unauthorized", "valid credentials required"
 
     def problems(self) -> list[str]:
-        """Why the process is not healthy: a worker thread died."""
+        """Why the process is not healthy: a worker thread ended. Every worker is a thread
+        of its own (the Aodh reads too: a pool's threads outlive the work that fails in
+        them, so a pool would look alive with its reads lost)."""
         return [f"{t.name} stopped" for t in self._threads() if not t.is_alive()]
+
+    def watch(self, stopping: threading.Event, every: float = WATCH_EVERY) -> list[str]:
+        """Wait for ``stopping``; return early with ``problems()`` once a worker is gone.
+        /healthz alone does not restart anything: systemd's ``Restart=`` acts when the
+        process exits, so the CLI exits then."""
+        while not stopping.wait(every):
+            problems = self.problems()
+            if problems:
+                return problems
+        return []
 
     def not_ready(self) -> list[str]:
         if self.reconciler is not None and not self.reconciler.first_done.is_set():

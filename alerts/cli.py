@@ -126,8 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "version": __version__,
         },
     )
-    stopping.wait()
+    gone = bridge.watch(stopping)
+    if gone:
+        # Exit 1: systemd's Restart=on-failure starts the bridge again, and the inbox holds
+        # every webhook answered 202 and not applied yet.
+        log.error("a worker stopped; exiting for a restart", extra={"problems": "; ".join(gone)})
     log.info("shutting down")
     server.close()
     bridge.stop()
-    return 0
+    return 1 if gone else 0

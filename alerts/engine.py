@@ -1,10 +1,10 @@
 """Applies what was accepted (and what the Aodh API says) to the alarms' state, one thread.
 
 Without the Aodh API a webhook is applied as it stands, in arrival order. With it, a webhook
-is a prompt: the alarm is read from the API (at most one read in flight per alarm; webhooks
-that arrive during a read cause one more read) and the API's state, ordered by its
-``state_timestamp``, is applied. If the read fails, the webhook is applied as it stands and
-the next reconciliation corrects it if needed.
+is a prompt: the alarm is read from the API by one of the ``aodh-read`` threads (at most one
+read in flight per alarm; webhooks that arrive during a read cause one more read) and the
+API's state, ordered by its ``state_timestamp``, is applied. If the read fails, whatever the
+error, the webhook is applied as it stands and the next reconciliation corrects it if needed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from alerts.aodh import AodhAPI, ApiError
 from alerts.lifecycle import Event, Gone, Observed, Webhook, alarm_of, value_of
@@ -23,12 +22,18 @@ from alerts.metrics import Metrics
 from alerts.payload import Notification
 from alerts.plan import Change
 from alerts.store import Store, StoreError
+from alerts.workers import survived
 
 log = logging.getLogger("aodh-alertmanager-bridge.engine")
 Item = tuple[int, Notification, float]
 FETCHERS = 4
 # Events per transaction: small enough that the webhook path never waits long for the lock.
 MAX_BATCH = 200
+
+
+def as_sent(items: list[Item]) -> list[tuple[Event, Sequence[int]]]:
+    """The webhooks applied as they stand, each dropping its own inbox row."""
+    return [(Webhook(n, t), [i]) for i, n, t in items]
 
 
 class Engine(threading.Thread):
@@ -49,7 +54,15 @@ class Engine(threading.Thread):
         self._queue: queue.SimpleQueue[list[tuple[Event, Sequence[int]]] | None] = (
             queue.SimpleQueue()
         )
-        self._pool = ThreadPoolExecutor(FETCHERS, "aodh-read") if api is not None else None
+        # Alarms to read. Threads of our own, not a pool, so that /healthz sees one that
+        # ended; the bridge starts and watches them with the others.
+        self._reads: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.readers = [
+            threading.Thread(target=self._reader, name=f"aodh-read-{n}", daemon=True)
+            for n in range(1, FETCHERS + 1)
+            if api is not None
+        ]
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._waiting: dict[str, list[Item]] = {}  # alarm id -> webhooks for the next read
         self._reading: set[str] = set()
@@ -79,44 +92,57 @@ class Engine(threading.Thread):
                 if alarm_id in self._reading:
                     continue
                 self._reading.add(alarm_id)
-            if self._pool is not None:
-                self._pool.submit(self._read, alarm_id)
+            self._reads.put(alarm_id)
+
+    def _reader(self) -> None:
+        while (alarm_id := self._reads.get()) is not None and not self._stopping.is_set():
+            self._read(alarm_id)
 
     def _read(self, alarm_id: str) -> None:
-        if self._api is None:
-            return
+        """Read until no webhook of the alarm waits; never raises (short of BaseException),
+        or the alarm would stay "read in flight" and its later webhooks would never apply."""
         while True:
             with self._lock:
                 items = self._waiting.pop(alarm_id, [])
                 if not items:
                     self._reading.discard(alarm_id)
                     return
-            seen = self._clock()
-            ids = [i for i, _, _ in items]
             try:
-                alarm = self._api.get(alarm_id)
-            except ApiError as exc:
+                events = self._events(alarm_id, items)
+            except Exception:  # noqa: BLE001 - logged and counted by survived()
                 self._metrics.api_requests.labels("error").inc()
-                log.warning(
-                    "Aodh API read failed; applying the webhook as sent",
-                    extra={"alarm_id": alarm_id, "err": str(exc)},
-                )
-                self._queue.put([(Webhook(n, t), [i]) for i, n, t in items])
-                continue
-            if alarm is None:
-                self._metrics.api_requests.labels("not_found").inc()
-                log.warning(
-                    "Aodh API does not know the alarm of a webhook; treated as deleted"
-                    " (if it exists, the bridge's cloud user cannot see its project)",
-                    extra={"alarm_id": alarm_id},
-                )
-                self._queue.put([(Gone(alarm_id, seen), ids)])
-                continue
-            self._metrics.api_requests.labels("success").inc()
-            last = items[-1][1]
-            value = value_of(last.reason_data) if last.current == alarm.state else ""
-            previous = items[0][1].previous
-            self._queue.put([(Observed(alarm, seen, value, previous), ids)])
+                survived(self._metrics, "aodh-read")
+                events = as_sent(items)
+            self._queue.put(events)
+
+    def _events(self, alarm_id: str, items: list[Item]) -> list[tuple[Event, Sequence[int]]]:
+        """What the API says about the alarm of these webhooks (or the webhooks as sent)."""
+        if self._api is None:
+            return as_sent(items)
+        seen = self._clock()
+        ids = [i for i, _, _ in items]
+        try:
+            alarm = self._api.get(alarm_id)
+        except ApiError as exc:
+            self._metrics.api_requests.labels("error").inc()
+            log.warning(
+                "Aodh API read failed; applying the webhook as sent",
+                extra={"alarm_id": alarm_id, "err": str(exc)},
+            )
+            return as_sent(items)
+        if alarm is None:
+            self._metrics.api_requests.labels("not_found").inc()
+            log.warning(
+                "Aodh API does not know the alarm of a webhook; treated as deleted"
+                " (if it exists, the bridge's cloud user cannot see its project)",
+                extra={"alarm_id": alarm_id},
+            )
+            return [(Gone(alarm_id, seen), ids)]
+        self._metrics.api_requests.labels("success").inc()
+        last = items[-1][1]
+        value = value_of(last.reason_data) if last.current == alarm.state else ""
+        previous = items[0][1].previous
+        return [(Observed(alarm, seen, value, previous), ids)]
 
     def replay_inbox(self) -> int:
         """Webhooks accepted before a restart but not applied: apply them now."""
@@ -126,8 +152,10 @@ class Engine(threading.Thread):
         return len(items)
 
     def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Reads not started yet are dropped: their inbox rows are applied at the next start."""
+        self._stopping.set()
+        for _ in self.readers:
+            self._reads.put(None)
         self._queue.put(None)
 
     def run(self) -> None:
@@ -136,16 +164,22 @@ class Engine(threading.Thread):
             if first is None:
                 return
             events = list(first)
+            last = False
             while len(events) < MAX_BATCH:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
-                    self._apply(events)
-                    return
+                    last = True
+                    break
                 events.extend(more)
-            self._apply(events)
+            try:
+                self._apply(events)
+            except Exception:  # noqa: BLE001 - logged and counted; the inbox rows stay
+                survived(self._metrics, "engine")
+            if last:
+                return
 
     def _apply(self, events: list[tuple[Event, Sequence[int]]]) -> None:
         try:

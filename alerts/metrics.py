@@ -95,6 +95,16 @@ class Metrics:
             "When the last successful reconciliation started (Unix time).",
             registry=r,
         )
+        # Every worker is exported from the start, at 0, so that increase() sees its first error.
+        self.worker_errors = Counter(
+            f"{NS}_worker_errors",
+            "Unexpected errors a background worker logged with their traceback and survived,"
+            " by worker.",
+            ["worker"],
+            registry=r,
+        )
+        for worker in ("engine", "aodh-read", "sender", "reconcile", "housekeeper"):
+            self.worker_errors.labels(worker)
         info = Gauge(f"{NS}_build_info", "Version of the bridge.", ["version"], registry=r)
         info.labels(__version__).set(1)
 

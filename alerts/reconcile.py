@@ -19,6 +19,7 @@ from alerts.lifecycle import Event, Gone, Observed
 from alerts.metrics import Metrics
 from alerts.plan import Change
 from alerts.store import Store, StoreError
+from alerts.workers import survived
 
 log = logging.getLogger("aodh-alertmanager-bridge.reconcile")
 CHUNK = 200
@@ -65,7 +66,12 @@ class Reconciler(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
-            self.once()
+            try:
+                self.once()
+            except Exception:  # noqa: BLE001 - logged and counted by survived(); next run
+                self._metrics.reconcile_runs.labels("error").inc()
+                survived(self._metrics, "reconcile")
+            # Done, even when failed (as when the API is down): ready means "tried once".
             self.first_done.set()
             self._stopping.wait(self._interval)
 
@@ -79,9 +85,9 @@ class Reconciler(threading.Thread):
             return False
         listed = {a.alarm_id for a in alarms}
         events: list[tuple[Event, list[int]]] = [(Observed(a, seen), []) for a in alarms]
-        events += [(Gone(i, seen), []) for i in self._store.live_alarms() if i not in listed]
         changes: list[Change] = []
         try:
+            events += [(Gone(i, seen), []) for i in self._store.live_alarms() if i not in listed]
             # In slices: one long transaction would hold up the webhooks' commits.
             for start in range(0, len(events), CHUNK):
                 changes += self._store.apply(events[start : start + CHUNK], self._clock())

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 from alerts.config import redact_url
 from alerts.metrics import Metrics
 from alerts.store import Due, Store, StoreError
+from alerts.workers import survived
 
 log = logging.getLogger("aodh-alertmanager-bridge.sender")
 MIN_BACKOFF = 0.5
@@ -155,6 +156,9 @@ class Sender(threading.Thread):
                 pause = self._round()
             except StoreError as exc:
                 log.error("state store failed", extra={"err": str(exc)})
+                pause = MAX_BACKOFF
+            except Exception:  # noqa: BLE001 - logged and counted by survived(); next round
+                survived(self._metrics, "sender")
                 pause = MAX_BACKOFF
             if pause <= 0:
                 continue

@@ -17,6 +17,7 @@ memory does not grow with the number of alarms.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ from alerts.payload import Notification, parse
 from alerts.plan import AlertRow, Change, Plan
 from alerts.records import from_dict, to_json
 
+log = logging.getLogger("aodh-alertmanager-bridge.store")
 SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -139,6 +141,7 @@ class Store:
         self._resolved_resend = resolved_resend
         self._lock = threading.RLock()
         self._synchronous = synchronous
+        self._level: str | None = None  # the write connection's synchronous level now
         self._path = path
         self._read_lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
@@ -151,7 +154,7 @@ class Store:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"{path}: cannot use WAL journal mode (got {mode})")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._set_synchronous(synchronous)
             self._db.executescript(_SCHEMA)
             self._check_version(path)
         except OSError as exc:
@@ -171,24 +174,42 @@ class Store:
         """A write transaction. ``durable=False`` skips the fsync (WAL, synchronous=NORMAL):
         for what can be redone after a power loss (a delivery mark means at most one more
         send; an applied inbox row is applied again; an API answer is read again). The next
-        durable commit makes everything before it durable too."""
+        durable commit makes everything before it durable too.
+
+        Whatever fails, the transaction is over when this returns (SQLite keeps it open
+        after a COMMIT that fails for a deferred constraint or SQLITE_BUSY, and every later
+        BEGIN would fail), and the error raised is the first one, as StoreError."""
         with self._lock:
-            relaxed = not durable and self._synchronous == "FULL"
             try:
-                if relaxed:
-                    self._db.execute("PRAGMA synchronous=NORMAL")
+                if self._db.in_transaction:  # left over by a ROLLBACK that failed
+                    self._rollback()
+                self._set_synchronous("NORMAL" if not durable else self._synchronous)
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
+                    self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    self._rollback()
                     raise
-                self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._path}: {exc}") from None
-            finally:
-                if relaxed:
-                    self._db.execute("PRAGMA synchronous=FULL")
+
+    def _set_synchronous(self, level: str) -> None:
+        """Outside a transaction only (SQLite refuses it inside one); set only on change."""
+        if self._level != level:
+            self._level = None  # unknown until the PRAGMA returns
+            self._db.execute(f"PRAGMA synchronous={level}")
+            self._level = level
+
+    def _rollback(self) -> None:
+        """End the transaction if SQLite has not already (it rolls back by itself on a full
+        disk or an I/O error); a failure here is logged, never raised over the first error."""
+        if not self._db.in_transaction:
+            return
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.error("rollback failed", extra={"err": f"{self._path}: {exc}"})
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """A read on the one read-only connection: WAL readers never wait for the writer.

@@ -1,0 +1,91 @@
+"""A forward HTTP proxy on 127.0.0.1 for a process started with ``http_proxy`` pointing at it:
+it passes every request on, except those a test wants answered otherwise (a proxy's own
+error page with status 200, say), and it keeps the paths it answered itself."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+# Answer for (method, path): None passes the request on; else (status, content type, body).
+Answer = tuple[int, str, bytes]
+Rule = Callable[[str, str], Answer | None]
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"}
+
+
+@dataclass
+class Proxy:
+    port: int
+    rule: Rule
+    answered: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # quiet: the test's output is what matters
+
+        def _relay(self) -> None:
+            proxy = proxy_of()
+            target = urlsplit(self.path)  # absolute-form: http://host:port/path?query
+            path = target.path + (f"?{target.query}" if target.query else "")
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            own = proxy.rule(self.command, target.path)
+            if own is not None:
+                proxy.answered.append(target.path)
+                self._answer(own[0], [("Content-Type", own[1])], own[2])
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            conn = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=60)
+            try:
+                conn.request(self.command, path, body, headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                kept = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
+                self._answer(resp.status, kept, data)
+            except OSError as exc:
+                self._answer(502, [("Content-Type", "text/plain")], str(exc).encode())
+            finally:
+                conn.close()
+
+        def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+            self.send_response(status)
+            for name, val in headers:
+                if name.lower() != "content-length":
+                    self.send_header(name, val)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _relay  # noqa: N815 - http.server's names
+
+    return Handler
+
+
+@contextmanager
+def http_proxy(rule: Rule) -> Iterator[Proxy]:
+    """The proxy, serving in a thread until the block ends."""
+    holder: list[Proxy] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(lambda: holder[0]))
+    server.daemon_threads = True
+    holder.append(Proxy(int(server.server_address[1]), rule))
+    thread = threading.Thread(target=server.serve_forever, name="test-proxy", daemon=True)
+    thread.start()
+    try:
+        yield holder[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
