@@ -29,6 +29,9 @@ IDLE_WAIT = 5.0
 # Alerts that arrive within this of a first one share its POST: fewer requests and commits
 # under load, for a delay far inside the end-to-end budget.
 LINGER = 0.03
+# An answer is read up to this; a longer one costs the connection (the unread rest would be
+# taken for the answer to the next request), never the delivery.
+READ_LIMIT = 64 * 1024
 
 
 def rfc3339(t: float) -> str:
@@ -99,10 +102,12 @@ class AlertmanagerClient:
             conn = self._connection()
             conn.request("POST", self._path, body, self._headers)
             resp = conn.getresponse()
-            detail = resp.read(2048).decode("utf-8", "replace").strip()
+            detail = resp.read(READ_LIMIT).decode("utf-8", "replace").strip()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise UnreachableError(f"{type(exc).__name__}: {exc}") from None
+        if not resp.isclosed():  # answer longer than READ_LIMIT: the connection is spent
+            self.close()
         if resp.status == 200:
             return
         if 400 <= resp.status < 500 and resp.status not in (408, 429):
