@@ -56,8 +56,16 @@ class Metrics:
         )
         self.requests = Counter(
             f"{NS}_alertmanager_requests",
-            "POSTs to /api/v2/alerts, by Alertmanager and outcome (success, refused, error).",
-            ["alertmanager", "outcome"],
+            "POSTs to /api/v2/alerts, by Alertmanager, outcome (success, retried, refused,"
+            " error) and HTTP status code (none: no answer).",
+            ["alertmanager", "outcome", "code"],
+            registry=r,
+        )
+        self.alertmanager_up = Gauge(
+            f"{NS}_alertmanager_up",
+            "0 while deliveries to that Alertmanager fail (any answer other than an alert's own"
+            " refusal), 1 otherwise.",
+            ["alertmanager"],
             registry=r,
         )
         self.alerts_sent = Counter(

@@ -1,24 +1,27 @@
 """One worker per Alertmanager replica: its own queue (rows of ``deliveries``), its own backoff.
 
-A replica that is down only delays itself. Alertmanager inserts the valid alerts of a batch
-before it answers 400 for the rest, so on a 4xx the batch is retried one alert at a time and
-only the alert Alertmanager refuses on its own is dropped (logged and counted), never the queue.
+A replica that is down only delays itself. An alert is dropped only when Alertmanager itself
+says it is invalid: a 400 or 422 to that alert alone, while the same path accepts others (or
+an empty POST). Any other answer (401, 403, 404, 405, 5xx from a proxy, an auth layer, a wrong
+prefix) or none at all keeps the queue and backs off; a 413 splits the batch in halves.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import http.client
 import json
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, field
 
-from alerts.config import redact_url
+from alerts.alertmanager_client import (
+    AlertmanagerClient,
+    DeliveryError,
+    RefusedError,
+    TooLargeError,
+)
 from alerts.metrics import Metrics
 from alerts.store import Due, Store, StoreError
 from alerts.workers import survived
@@ -30,6 +33,8 @@ IDLE_WAIT = 5.0
 # Alerts that arrive within this of a first one share its POST: fewer requests and commits
 # under load, for a delay far inside the end-to-end budget.
 LINGER = 0.03
+FAILING = "Alertmanager not accepting alerts; retrying"
+RECOVERED = "Alertmanager accepting alerts again"
 
 
 def rfc3339(t: float) -> str:
@@ -51,70 +56,12 @@ def alert_json(d: Due, now: float, interval: float) -> str:
     )
 
 
-class RefusedError(Exception):
-    """Alertmanager answered 4xx: this input will never be accepted as it is."""
+@dataclass
+class _Round:
+    """What one round got through so far: kept when a later POST of the round fails."""
 
-
-class UnreachableError(Exception):
-    """Connection failure, timeout or 5xx: worth retrying later."""
-
-
-class AlertmanagerClient:
-    """A keep-alive connection to one Alertmanager; credentials in the URL become Basic auth."""
-
-    def __init__(self, url: str, timeout: float) -> None:
-        parts = urlsplit(url)
-        self.name = redact_url(url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port or (443 if self._https else 80)
-        self._path = parts.path.rstrip("/") + "/api/v2/alerts"
-        self._timeout = timeout
-        self._headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "aodh-alertmanager-bridge",
-        }
-        if parts.username is not None:
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        self._conn: http.client.HTTPConnection | None = None
-
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            if self._https:
-                self._conn = http.client.HTTPSConnection(
-                    self._host,
-                    self._port,
-                    timeout=self._timeout,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                self._conn = http.client.HTTPConnection(
-                    self._host, self._port, timeout=self._timeout
-                )
-        return self._conn
-
-    def post(self, alerts: Sequence[str]) -> None:
-        body = ("[" + ",".join(alerts) + "]").encode()
-        try:
-            conn = self._connection()
-            conn.request("POST", self._path, body, self._headers)
-            resp = conn.getresponse()
-            detail = resp.read(2048).decode("utf-8", "replace").strip()
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise UnreachableError(f"{type(exc).__name__}: {exc}") from None
-        if resp.status == 200:
-            return
-        if 400 <= resp.status < 500 and resp.status not in (408, 429):
-            raise RefusedError(f"HTTP {resp.status}: {detail[:300]}")
-        self.close()
-        raise UnreachableError(f"HTTP {resp.status}: {detail[:300]}")
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    accepted: list[Due] = field(default_factory=list)
+    refused: list[tuple[Due, RefusedError]] = field(default_factory=list)
 
 
 class Sender(threading.Thread):
@@ -142,6 +89,9 @@ class Sender(threading.Thread):
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.backoff = 0.0
+        self._failures = 0  # failed rounds since the last one that got through
+        self._failing_since = 0.0
+        metrics.alertmanager_up.labels(self.client.name).set(1)
 
     def wake(self) -> None:
         self._wake.set()
@@ -178,45 +128,111 @@ class Sender(threading.Thread):
         if not due:
             nxt = self._store.next_due(self.url)
             return IDLE_WAIT if nxt is None else min(IDLE_WAIT, max(0.0, nxt - now) + 0.01)
+        done = _Round()
         try:
-            self._send(due, now)
-        except UnreachableError as exc:
-            self.backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, self.backoff * 2))
-            self._metrics.requests.labels(self.client.name, "error").inc()
-            self._metrics.alerts_sent.labels(self.client.name, "error").inc(len(due))
-            log.warning(
-                "Alertmanager unreachable; retrying",
-                extra={"alertmanager": self.client.name, "err": str(exc), "in": self.backoff},
-            )
+            self._send(due, now, done)
+        except DeliveryError as exc:
+            # Refusals not confirmed as being about their alerts: kept, counted as failed.
+            for _, refused in done.refused:
+                self._request("error", refused.code)
+            self._request("error", exc.code)
+            if done.accepted:
+                self._store.delivered(
+                    self.url, done.accepted, now, self._interval, self._firing_interval
+                )
+            self._alerts("success", len(done.accepted))
+            self._alerts("error", len(due) - len(done.accepted))
+            self._failed(exc)
             return self.backoff
-        self.backoff = 0.0
         self._store.delivered(self.url, due, now, self._interval, self._firing_interval)
+        self._alerts("success", len(done.accepted))
+        self._recovered()
         return 0.0
 
-    def _send(self, due: Sequence[Due], now: float) -> None:
-        alerts = [alert_json(d, now, self._interval) for d in due]
+    def _send(self, due: Sequence[Due], now: float, done: _Round) -> None:
+        """Deliver ``due`` and drop what Alertmanager refuses on its own; raise DeliveryError
+        when an answer is not about the alerts (``done`` then holds what got through)."""
+        self._post([(d, alert_json(d, now, self._interval)) for d in due], done)
+        if done.refused and not done.accepted:
+            # Nothing passed: is it these alerts, or everything on this path (a proxy's 400)?
+            # An empty list is valid for Alertmanager; whatever refuses it refuses the request.
+            self.client.post([])
+            self._request("success", "200")
+        for d, exc in done.refused:
+            self._drop(d, exc)
+        done.refused.clear()
+
+    def _post(self, items: list[tuple[Due, str]], done: _Round) -> None:
+        """POST ``items``; on 400/422 find the alerts refused alone, on 413 try halves."""
         try:
-            self.client.post(alerts)
-            self._count("success", len(alerts))
-            return
-        except RefusedError:
-            if len(alerts) == 1:
-                self._refused(due[0])
+            self.client.post([alert for _, alert in items])
+        except RefusedError as exc:
+            if len(items) == 1:
+                done.refused.append((items[0][0], exc))
                 return
-        for d, alert in zip(due, alerts, strict=True):  # find the one it refuses
-            try:
-                self.client.post([alert])
-                self._count("success", 1)
-            except RefusedError:
-                self._refused(d)
+            self._request("retried", exc.code)
+            parts = [[item] for item in items]
+        except TooLargeError as exc:
+            if len(items) == 1:
+                raise  # too large even alone: a limit on the way, not the alert's fault
+            self._request("retried", exc.code)
+            half = len(items) // 2
+            parts = [items[:half], items[half:]]
+        else:
+            self._request("success", "200")
+            done.accepted.extend(d for d, _ in items)
+            return
+        for part in parts:
+            self._post(part, done)
 
-    def _count(self, outcome: str, n: int) -> None:
-        self._metrics.requests.labels(self.client.name, outcome).inc()
-        self._metrics.alerts_sent.labels(self.client.name, outcome).inc(n)
+    def _request(self, outcome: str, code: str) -> None:
+        self._metrics.requests.labels(self.client.name, outcome, code).inc()
 
-    def _refused(self, d: Due) -> None:
-        self._count("refused", 1)
+    def _alerts(self, outcome: str, n: int) -> None:
+        if n:
+            self._metrics.alerts_sent.labels(self.client.name, outcome).inc(n)
+
+    def _drop(self, d: Due, exc: RefusedError) -> None:
+        self._request("refused", exc.code)
+        self._alerts("refused", 1)
         log.error(
             "Alertmanager refused an alert; dropped",
-            extra={"alertmanager": self.client.name, "alert": d.key, "labels": d.labels_json},
+            extra={
+                "alertmanager": self.client.name,
+                "alert": d.key,
+                "labels": d.labels_json,
+                "code": exc.code,
+                "err": str(exc),
+            },
         )
+
+    def _failed(self, exc: DeliveryError) -> None:
+        """Back off; log only the change from delivering to failing, not every retry."""
+        self.backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, self.backoff * 2))
+        self._metrics.alertmanager_up.labels(self.client.name).set(0)
+        self._failures += 1
+        fields = {
+            "alertmanager": self.client.name,
+            "code": exc.code,
+            "err": str(exc),
+            "in": self.backoff,
+        }
+        if self._failures == 1:
+            self._failing_since = self._clock()
+            log.warning(FAILING, extra=fields)
+        else:
+            log.debug("Alertmanager still not accepting alerts", extra=fields)
+
+    def _recovered(self) -> None:
+        self.backoff = 0.0
+        self._metrics.alertmanager_up.labels(self.client.name).set(1)
+        if self._failures:
+            log.info(
+                RECOVERED,
+                extra={
+                    "alertmanager": self.client.name,
+                    "failed": self._failures,
+                    "after": round(self._clock() - self._failing_since, 1),
+                },
+            )
+            self._failures = 0

@@ -365,11 +365,14 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     args = ["--state.path", str(tmp_path / "s.db"), "--alertmanager.url", DEAD_AM]
     with _json_bridge([*args, "--log.format", "json", "--log.level", "debug"]) as (bridge, lines):
         assert bridge.post(aodh_payload("json-1")).status == 202
-        # The dead Alertmanager makes the sender log its retries: more than start-up lines.
+        # The dead Alertmanager makes the sender log its failure: more than start-up lines.
         poll(
             "a failed delivery",
             lambda: bridge.metric(
-                "aodh_bridge_alertmanager_requests_total", alertmanager=DEAD_AM, outcome="error"
+                "aodh_bridge_alertmanager_requests_total",
+                alertmanager=DEAD_AM,
+                outcome="error",
+                code="none",
             ),
         )
     assert len(lines) >= 3, lines
@@ -386,13 +389,16 @@ def test_alertmanager_password_never_logged_or_exported(tmp_path: Path) -> None:
         poll(
             "a failed delivery to the redacted URL",
             lambda: bridge.metric(
-                "aodh_bridge_alertmanager_requests_total", alertmanager=DEAD_AM, outcome="error"
+                "aodh_bridge_alertmanager_requests_total",
+                alertmanager=DEAD_AM,
+                outcome="error",
+                code="none",
             ),
         )
         metrics = bridge.metrics()
         assert f'alertmanager="{DEAD_AM}"' in metrics
         assert SECRET not in metrics
     logs = bridge.logs()
-    assert "Alertmanager unreachable" in logs
+    assert "Alertmanager not accepting alerts" in logs
     assert SECRET not in logs
     assert "user:" not in logs
