@@ -128,9 +128,13 @@ class Sender(threading.Thread):
         if not due:
             nxt = self._store.next_due(self.url)
             return IDLE_WAIT if nxt is None else min(IDLE_WAIT, max(0.0, nxt - now) + 0.01)
+        items = self._encode(due, now)
+        due = [d for d, _ in items]
+        if not due:
+            return 0.0
         done = _Round()
         try:
-            self._send(due, now, done)
+            self._send(items, done)
         except DeliveryError as exc:
             # Refusals not confirmed as being about their alerts: kept, counted as failed.
             for _, refused in done.refused:
@@ -149,10 +153,10 @@ class Sender(threading.Thread):
         self._recovered()
         return 0.0
 
-    def _send(self, due: Sequence[Due], now: float, done: _Round) -> None:
-        """Deliver ``due`` and drop what Alertmanager refuses on its own; raise DeliveryError
+    def _send(self, items: list[tuple[Due, str]], done: _Round) -> None:
+        """Deliver ``items`` and drop what Alertmanager refuses on its own; raise DeliveryError
         when an answer is not about the alerts (``done`` then holds what got through)."""
-        self._post([(d, alert_json(d, now, self._interval)) for d in due], done)
+        self._post(items, done)
         if done.refused and not done.accepted:
             # Nothing passed: is it these alerts, or everything on this path (a proxy's 400)?
             # An empty list is valid for Alertmanager; whatever refuses it refuses the request.
@@ -161,6 +165,21 @@ class Sender(threading.Thread):
         for d, exc in done.refused:
             self._drop(d, exc)
         done.refused.clear()
+
+    def _encode(self, due: Sequence[Due], now: float) -> list[tuple[Due, str]]:
+        """Each alert as JSON. One that cannot be encoded (a row damaged outside the bridge)
+        is logged, counted and postponed by an interval, so it never holds up the others."""
+        items: list[tuple[Due, str]] = []
+        broken: list[Due] = []
+        for d in due:
+            try:
+                items.append((d, alert_json(d, now, self._interval)))
+            except Exception:  # noqa: BLE001 - one damaged row costs only its own alert
+                survived(self._metrics, "sender")
+                broken.append(d)
+        if broken:
+            self._store.postpone(self.url, broken, now + self._interval)
+        return items
 
     def _post(self, items: list[tuple[Due, str]], done: _Round) -> None:
         """POST ``items``; on 400/422 find the alerts refused alone, on 413 try halves."""

@@ -356,6 +356,12 @@ class Store:
             if over:
                 db.execute(_DELIVERED, (target, json.dumps(over)))
 
+    def postpone(self, target: str, items: Sequence[Due], until: float) -> None:
+        """Keep these deliveries but make them due only at ``until``."""
+        keys = json.dumps([[d.key, d.version] for d in items])
+        with self._tx(durable=False) as db:
+            db.execute(_RESCHEDULE, (until, target, keys))
+
     def refresh_firing(self, now: float) -> int:
         """Make every firing alert due now: the API has just confirmed (or corrected) them."""
         with self._tx(durable=False) as db:

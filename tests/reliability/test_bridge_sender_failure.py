@@ -58,3 +58,31 @@ def test_sender_survives_a_round_that_raises(tmp_path: Path, ams: Alertmanagers)
         assert bridge.post(aodh_payload("send-2")).status == 202
         poll("send-2 in Alertmanager", lambda: "send-2" in am.firing_ids(), timeout=30)
         assert "send-1" in am.firing_ids()
+
+
+def test_a_damaged_alert_never_holds_up_the_others(tmp_path: Path, ams: Alertmanagers) -> None:
+    """The damaged row stays damaged: it is counted and kept (postponed), and every alert
+    after it is still delivered. Before, each round raised on it first and delivered nothing."""
+    am = ams.new("am")
+    state = tmp_path / "state.db"
+    with run_bridge(state_args(state, [am.url], "--resend-interval", "1s")) as bridge:
+        assert bridge.post(aodh_payload("bad-1")).status == 202
+        poll("bad-1 in Alertmanager", lambda: "bad-1" in am.firing_ids(), timeout=30)
+        write(state, "UPDATE alerts SET starts='not a time' WHERE alarm_id='bad-1'")
+        poll("bad-1 met", lambda: bridge.metric(ERRORS, worker="sender") >= 1, timeout=30)
+        for i in range(5):
+            assert bridge.post(aodh_payload(f"good-{i}")).status == 202
+        want = {f"good-{i}" for i in range(5)}
+        poll("every good alert delivered", lambda: want <= am.firing_ids(), timeout=30)
+        kept = bridge_rows(state, "bad-1")
+        assert kept == 1, "the damaged alert's delivery was dropped"
+        assert bridge.request("GET", "/healthz").status == 200
+
+
+def bridge_rows(state: Path, alarm_id: str) -> int:
+    db = sqlite3.connect(state, timeout=10)
+    try:
+        row = db.execute("SELECT count(*) FROM deliveries WHERE key=?", (alarm_id,)).fetchone()
+        return int(row[0])
+    finally:
+        db.close()
