@@ -14,9 +14,23 @@ from typing import Any
 
 import yaml
 
-from exporter.durations import parse_duration
 from exporter.errors import ConfigError
+from exporter.section import Section
 from exporter.webconfig import WebConfig, load_web_config
+
+__all__ = [
+    "COLLECTORS",
+    "DEFAULT_LISTEN_ADDRESS",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "Config",
+    "Flags",
+    "LibvirtConfig",
+    "Section",
+    "build_config",
+    "load_config_file",
+    "parse_listen_address",
+]
 
 DEFAULT_LISTEN_ADDRESS = ":9198"
 COLLECTORS = ("libvirt",)
@@ -69,66 +83,6 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     if port > 65535:
         raise ConfigError(f"--web.listen-address {text!r}: port out of range")
     return match.group(1) or match.group(2) or "", port
-
-
-class Section:
-    """Strict reader of one YAML mapping: unknown keys and wrong types are errors."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-        self._data: dict[str, Any] = data
-        self._where = where
-        self._seen: set[str] = set()
-
-    def _get(self, key: str) -> Any:
-        self._seen.add(key)
-        return self._data.get(key)
-
-    def value(self, key: str) -> Any:
-        """The raw value (None when absent), for types the reader has no method for."""
-        return self._get(key)
-
-    def section(self, key: str) -> Section:
-        return Section(self._get(key), f"{self._where}.{key}" if self._where else key)
-
-    def string(self, key: str, default: str) -> str:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{self._path(key)}: expected a non-empty string")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self._path(key)}: expected true or false")
-        return value
-
-    def duration(self, key: str, default: float) -> float:
-        value = self._get(key)
-        if value is None:
-            return default
-        try:
-            seconds = parse_duration(str(value))
-        except ValueError as exc:
-            raise ConfigError(f"{self._path(key)}: {exc}") from None
-        if seconds <= 0:
-            raise ConfigError(f"{self._path(key)}: must be greater than zero")
-        return seconds
-
-    def finish(self) -> None:
-        unknown = sorted(set(self._data) - self._seen)
-        if unknown:
-            raise ConfigError(f"{self._path(str(unknown[0]))}: unknown key")
-
-    def _path(self, key: str) -> str:
-        return f"{self._where}.{key}" if self._where else key
 
 
 def load_config_file(path: str) -> dict[str, Any]:
