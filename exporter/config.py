@@ -67,8 +67,8 @@ class Config:
 class Flags:
     """What the command line said; ``None`` means "not given", so the file or default wins.
 
-    Collectors' flags arrive as keywords named by their dest (``--foo.bar`` as ``foo_bar=...``)
-    and are kept in ``options``.
+    Collectors' flags are kept in ``options`` by their dest; they may also be given as
+    keywords (``--foo.bar`` as ``foo_bar=...``).
     """
 
     listen_address: str
@@ -92,7 +92,8 @@ class Flags:
         once: bool = False,
         log_level: str = "info",
         log_format: str = "logfmt",
-        **options: str | None,
+        options: Mapping[str, str | None] | None = None,
+        **more_options: str | None,
     ) -> None:
         values = {
             "listen_address": listen_address,
@@ -100,7 +101,7 @@ class Flags:
             "web_config_file": web_config_file,
             "config_file": config_file,
             "collectors": dict(collectors or {}),
-            "options": options,
+            "options": {**(options or {}), **more_options},
             "once": once,
             "log_level": log_level,
             "log_format": log_format,
