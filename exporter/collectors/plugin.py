@@ -102,10 +102,15 @@ def declared_flags(plugins: Iterable[Plugin[Any]]) -> list[Flag]:
     for plugin in plugins:
         for flag in plugin.flags:
             known = by_dest.setdefault(flag.dest, flag)
+            if known.name != flag.name:
+                raise ValueError(
+                    f"collector {plugin.name!r}: {flag.name} and {known.name} both read "
+                    f"{flag.dest!r}"
+                )
             if known != flag:
                 raise ValueError(
-                    f"collector {plugin.name!r}: {flag.name} conflicts with {known.name} "
-                    "as another collector declares it"
+                    f"collector {plugin.name!r}: {flag.name} is declared differently by "
+                    "another collector"
                 )
     return list(by_dest.values())
 

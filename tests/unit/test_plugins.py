@@ -160,8 +160,15 @@ def test_the_same_flag_declared_differently_is_refused() -> None:
         name = "clash"
         flags = (Flag("--demo.cloud", help="another meaning"),)
 
-    with pytest.raises(ValueError, match=r"--demo\.cloud"):
+    with pytest.raises(ValueError, match=r"--demo\.cloud is declared differently"):
         declared_flags([*PLUGS, Clash()])
+
+    class SameDest(OtherPlugin):
+        name = "same_dest"
+        flags = (Flag("--demo-cloud", help="cloud (default $DEMO_CLOUD)"),)
+
+    with pytest.raises(ValueError, match="both read 'demo_cloud'"):
+        declared_flags([*PLUGS, SameDest()])
 
 
 def test_section_becomes_a_frozen_config(config_file: Path) -> None:
