@@ -6,16 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from exporter import __version__
-from exporter.collectors.base import Collector
-from exporter.config import (
-    COLLECTORS,
-    DEFAULT_LISTEN_ADDRESS,
-    Config,
-    Flags,
-    build_config,
-)
+from exporter.collectors.plugin import Plugin, RunnerSpec, declared_flags
+from exporter.collectors.registry import PLUGINS
+from exporter.config import DEFAULT_LISTEN_ADDRESS, Config, Flags, build_config
 from exporter.errors import ConfigError
 from exporter.flags import (
     OneLineParser,
@@ -34,7 +30,7 @@ PROG = "openstack-telemetry-exporter"
 log = logging.getLogger(PROG)
 
 
-def _parser() -> OneLineParser:
+def _parser(plugins: Sequence[Plugin[Any]]) -> OneLineParser:
     p = OneLineParser(prog=PROG, description="Prometheus exporter for OpenStack hypervisors.")
     add_web_flags(p, DEFAULT_LISTEN_ADDRESS)
     p.add_argument(
@@ -49,20 +45,17 @@ def _parser() -> OneLineParser:
         metavar="FILE",
         help="YAML configuration (collector intervals, deadlines, ...)",
     )
-    for name in COLLECTORS:
+    for plugin in plugins:
+        default = "enabled" if plugin.enabled_by_default else "disabled"
         p.add_argument(
-            f"--collector.{name}",
-            dest=f"collector_{name}",
+            f"--collector.{plugin.name}",
+            dest=f"collector:{plugin.name}",
             action=argparse.BooleanOptionalAction,
             default=None,
-            help=f"enable the {name} collector (default: enabled)",
+            help=f"enable the {plugin.name} collector (default: {default})",
         )
-    p.add_argument(
-        "--libvirt.uri",
-        dest="libvirt_uri",
-        metavar="URI",
-        help="libvirt URI, opened read-only (default qemu:///system)",
-    )
+    for flag in declared_flags(plugins):
+        p.add_argument(flag.name, dest=f"option:{flag.dest}", metavar=flag.metavar, help=flag.help)
     p.add_argument(
         "--once",
         action="store_true",
@@ -74,40 +67,37 @@ def _parser() -> OneLineParser:
     return p
 
 
-def parse_flags(argv: Sequence[str] | None) -> Flags:
-    ns = _parser().parse_args(argv)
+def parse_flags(argv: Sequence[str] | None, plugins: Sequence[Plugin[Any]] = PLUGINS) -> Flags:
+    # Collectors' dests carry a prefix no core flag has, so none can shadow another.
+    ns = vars(_parser(plugins).parse_args(argv))
     return Flags(
-        listen_address=ns.listen_address,
-        telemetry_path=ns.telemetry_path,
-        web_config_file=ns.web_config_file,
-        config_file=ns.config_file,
-        collectors={name: getattr(ns, f"collector_{name}") for name in COLLECTORS},
-        libvirt_uri=ns.libvirt_uri,
-        once=ns.once,
-        log_level=ns.log_level,
-        log_format=ns.log_format,
+        listen_address=ns["listen_address"],
+        telemetry_path=ns["telemetry_path"],
+        web_config_file=ns["web_config_file"],
+        config_file=ns["config_file"],
+        collectors={p.name: ns[f"collector:{p.name}"] for p in plugins},
+        once=ns["once"],
+        log_level=ns["log_level"],
+        log_format=ns["log_format"],
+        **{f.dest: ns[f"option:{f.dest}"] for f in declared_flags(plugins)},
     )
 
 
-def build_runners(config: Config, snapshot: Snapshot) -> list[CollectorRunner]:
-    runners = []
-    for name in config.enabled:
-        collector: Collector
-        if name == "libvirt":
-            from exporter.collectors.libvirt.collector import LibvirtCollector  # noqa: PLC0415
-
-            collector = LibvirtCollector(config.libvirt.uri)
-            runners.append(
-                CollectorRunner(
-                    collector, config.libvirt.interval, config.libvirt.timeout, snapshot
-                )
-            )
-    return runners
+def runner_specs(config: Config) -> list[RunnerSpec]:
+    """Every enabled collector's runners, each of which gets its own snapshot part."""
+    specs = [spec for c in config.collectors if c.enabled for spec in c.runners()]
+    names = [spec.collector.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two runners share a collector name: {names}")
+    return specs
 
 
 def serve(config: Config) -> int:
-    snapshot = Snapshot(config.enabled)
-    scheduler = Scheduler(build_runners(config, snapshot))
+    specs = runner_specs(config)
+    snapshot = Snapshot([spec.collector.name for spec in specs])
+    scheduler = Scheduler(
+        [CollectorRunner(s.collector, s.interval, s.timeout, snapshot) for s in specs]
+    )
     if config.once:
         ok = scheduler.run_once()
         sys.stdout.buffer.write(snapshot.body()[0])
@@ -145,10 +135,10 @@ def serve(config: Config) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    flags = parse_flags(argv)
+def main(argv: Sequence[str] | None = None, plugins: Sequence[Plugin[Any]] = PLUGINS) -> int:
+    flags = parse_flags(argv, plugins)
     try:
-        config = build_config(flags)
+        config = build_config(flags, plugins)
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

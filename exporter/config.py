@@ -6,30 +6,37 @@ Every problem becomes a ``ConfigError`` whose message fits on one line.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from exporter.durations import parse_duration
+from exporter.collectors.plugin import Configured, Flag, Plugin
+from exporter.collectors.registry import PLUGINS
 from exporter.errors import ConfigError
+from exporter.section import Section
 from exporter.webconfig import WebConfig, load_web_config
 
+__all__ = [
+    "DEFAULT_LISTEN_ADDRESS",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "Config",
+    "Flags",
+    "Section",
+    "build_config",
+    "load_config_file",
+    "parse_listen_address",
+]
+
 DEFAULT_LISTEN_ADDRESS = ":9198"
-COLLECTORS = ("libvirt",)
 RESERVED_PATHS = frozenset({"/", "/healthz", "/readyz"})
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("logfmt", "json")
-
-
-@dataclass(frozen=True, slots=True)
-class LibvirtConfig:
-    uri: str = "qemu:///system"
-    interval: float = 15.0
-    timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,26 +45,69 @@ class Config:
     listen_port: int = 9198
     telemetry_path: str = "/metrics"
     web: WebConfig = field(default_factory=WebConfig)
-    enabled: tuple[str, ...] = COLLECTORS
-    libvirt: LibvirtConfig = field(default_factory=LibvirtConfig)
+    collectors: tuple[Configured[Any], ...] = ()
     once: bool = False
     log_level: str = "info"
     log_format: str = "logfmt"
 
+    @property
+    def enabled(self) -> tuple[str, ...]:
+        """Names of the collectors that run, in registry order."""
+        return tuple(c.plugin.name for c in self.collectors if c.enabled)
 
-@dataclass(frozen=True, slots=True)
+    def __getattr__(self, name: str) -> Any:
+        """``config.NAME``: that collector's frozen config, of the type its plug-in defines."""
+        for configured in object.__getattribute__(self, "collectors"):
+            if configured.plugin.name == name:
+                return configured.config
+        raise AttributeError(name)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Flags:
-    """What the command line said; ``None`` means "not given", so the file or default wins."""
+    """What the command line said; ``None`` means "not given", so the file or default wins.
 
-    listen_address: str = DEFAULT_LISTEN_ADDRESS
-    telemetry_path: str = "/metrics"
-    web_config_file: str | None = None
-    config_file: str | None = None
-    collectors: Mapping[str, bool | None] = field(default_factory=dict)
-    libvirt_uri: str | None = None
-    once: bool = False
-    log_level: str = "info"
-    log_format: str = "logfmt"
+    Collectors' flags are kept in ``options`` by their dest; they may also be given as
+    keywords (``--foo.bar`` as ``foo_bar=...``).
+    """
+
+    listen_address: str
+    telemetry_path: str
+    web_config_file: str | None
+    config_file: str | None
+    collectors: Mapping[str, bool | None]
+    options: Mapping[str, str | None]
+    once: bool
+    log_level: str
+    log_format: str
+
+    def __init__(
+        self,
+        *,
+        listen_address: str = DEFAULT_LISTEN_ADDRESS,
+        telemetry_path: str = "/metrics",
+        web_config_file: str | None = None,
+        config_file: str | None = None,
+        collectors: Mapping[str, bool | None] | None = None,
+        once: bool = False,
+        log_level: str = "info",
+        log_format: str = "logfmt",
+        options: Mapping[str, str | None] | None = None,
+        **more_options: str | None,
+    ) -> None:
+        values = {
+            "listen_address": listen_address,
+            "telemetry_path": telemetry_path,
+            "web_config_file": web_config_file,
+            "config_file": config_file,
+            "collectors": dict(collectors or {}),
+            "options": {**(options or {}), **more_options},
+            "once": once,
+            "log_level": log_level,
+            "log_format": log_format,
+        }
+        for key, value in values.items():
+            object.__setattr__(self, key, value)  # frozen: the only way in, once
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -69,66 +119,6 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     if port > 65535:
         raise ConfigError(f"--web.listen-address {text!r}: port out of range")
     return match.group(1) or match.group(2) or "", port
-
-
-class Section:
-    """Strict reader of one YAML mapping: unknown keys and wrong types are errors."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-        self._data: dict[str, Any] = data
-        self._where = where
-        self._seen: set[str] = set()
-
-    def _get(self, key: str) -> Any:
-        self._seen.add(key)
-        return self._data.get(key)
-
-    def value(self, key: str) -> Any:
-        """The raw value (None when absent), for types the reader has no method for."""
-        return self._get(key)
-
-    def section(self, key: str) -> Section:
-        return Section(self._get(key), f"{self._where}.{key}" if self._where else key)
-
-    def string(self, key: str, default: str) -> str:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{self._path(key)}: expected a non-empty string")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self._path(key)}: expected true or false")
-        return value
-
-    def duration(self, key: str, default: float) -> float:
-        value = self._get(key)
-        if value is None:
-            return default
-        try:
-            seconds = parse_duration(str(value))
-        except ValueError as exc:
-            raise ConfigError(f"{self._path(key)}: {exc}") from None
-        if seconds <= 0:
-            raise ConfigError(f"{self._path(key)}: must be greater than zero")
-        return seconds
-
-    def finish(self) -> None:
-        unknown = sorted(set(self._data) - self._seen)
-        if unknown:
-            raise ConfigError(f"{self._path(str(unknown[0]))}: unknown key")
-
-    def _path(self, key: str) -> str:
-        return f"{self._where}.{key}" if self._where else key
 
 
 def load_config_file(path: str) -> dict[str, Any]:
@@ -150,7 +140,7 @@ def load_config_file(path: str) -> dict[str, Any]:
     return data
 
 
-def build_config(flags: Flags) -> Config:
+def build_config(flags: Flags, plugins: Sequence[Plugin[Any]] = PLUGINS) -> Config:
     """Merge flags, file and defaults into a validated ``Config``."""
     host, port = parse_listen_address(flags.listen_address)
     if not flags.telemetry_path.startswith("/") or flags.telemetry_path in RESERVED_PATHS:
@@ -162,44 +152,51 @@ def build_config(flags: Flags) -> Config:
         raise ConfigError(f"--log.level {flags.log_level!r}: expected one of {LOG_LEVELS}")
     if flags.log_format not in LOG_FORMATS:
         raise ConfigError(f"--log.format {flags.log_format!r}: expected one of {LOG_FORMATS}")
+    _check_registry(flags, plugins)
 
     root = Section(load_config_file(flags.config_file) if flags.config_file else {}, "")
-    collectors = root.section("collectors")
-    libvirt_section = collectors.section("libvirt")
-    enabled_in_file = {"libvirt": libvirt_section.boolean("enabled", True)}
-    defaults = LibvirtConfig()
-    uri_in_file = libvirt_section.string("uri", defaults.uri)
-    interval = libvirt_section.duration("interval", defaults.interval)
-    libvirt = LibvirtConfig(
-        uri=flags.libvirt_uri or uri_in_file,
-        interval=interval,
-        # Unset, the deadline follows a short interval down rather than exceed it.
-        timeout=libvirt_section.duration("timeout", min(defaults.timeout, interval)),
-    )
-    libvirt_section.finish()
-    collectors.finish()
+    sections = root.section("collectors")
+    collectors = tuple(_configure(p, sections.section(p.name), flags) for p in plugins)
+    sections.finish()
     root.finish()
-    if libvirt.timeout > libvirt.interval:
-        raise ConfigError("collectors.libvirt.timeout: must not be longer than the interval")
 
-    enabled = tuple(
-        name
-        for name in COLLECTORS
-        if (
-            flags.collectors.get(name)
-            if flags.collectors.get(name) is not None
-            else enabled_in_file[name]
-        )
-    )
     web = load_web_config(flags.web_config_file) if flags.web_config_file else WebConfig()
     return Config(
         listen_host=host,
         listen_port=port,
         telemetry_path=flags.telemetry_path,
         web=web,
-        enabled=enabled,
-        libvirt=libvirt,
+        collectors=collectors,
         once=flags.once,
         log_level=flags.log_level,
         log_format=flags.log_format,
     )
+
+
+def _configure(plugin: Plugin[Any], section: Section, flags: Flags) -> Configured[Any]:
+    """One collector's section: ``enabled`` here, the rest by the plug-in, then no leftovers."""
+    switch = flags.collectors.get(plugin.name)
+    in_file = section.boolean("enabled", plugin.enabled_by_default)
+    enabled = in_file if switch is None else switch
+    options = {flag.dest: _flag_value(flag, flags) for flag in plugin.flags}
+    config = plugin.configure(section, options, enabled)
+    section.finish()
+    return Configured(plugin, config, enabled)
+
+
+def _flag_value(flag: Flag, flags: Flags) -> str | None:
+    given = flags.options.get(flag.dest)
+    if given is None and flag.env is not None:
+        return os.environ.get(flag.env) or None
+    return given
+
+
+def _check_registry(flags: Flags, plugins: Sequence[Plugin[Any]]) -> None:
+    """Programming errors, not operator ones: a collector listed twice, an unknown option."""
+    names = [p.name for p in plugins]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a collector is registered twice: {names}")
+    dests = {flag.dest for p in plugins for flag in p.flags}
+    unknown = sorted(set(flags.options) - dests)
+    if unknown:
+        raise TypeError(f"Flags: no collector declares an option {unknown[0]!r}")
