@@ -79,7 +79,7 @@ def parse_flags(argv: Sequence[str] | None, plugins: Sequence[Plugin[Any]] = PLU
         once=ns["once"],
         log_level=ns["log_level"],
         log_format=ns["log_format"],
-        **{f.dest: ns[f"option:{f.dest}"] for f in declared_flags(plugins)},
+        options={f.dest: ns[f"option:{f.dest}"] for f in declared_flags(plugins)},
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from exporter.collectors.plugin import Configured, Flag, Plugin
+from exporter.collectors.plugin import C, Configured, Flag, Plugin
 from exporter.collectors.registry import PLUGINS
 from exporter.errors import ConfigError
 from exporter.section import Section
@@ -55,59 +55,29 @@ class Config:
         """Names of the collectors that run, in registry order."""
         return tuple(c.plugin.name for c in self.collectors if c.enabled)
 
-    def __getattr__(self, name: str) -> Any:
-        """``config.NAME``: that collector's frozen config, of the type its plug-in defines."""
-        for configured in object.__getattribute__(self, "collectors"):
-            if configured.plugin.name == name:
-                return configured.config
-        raise AttributeError(name)
+    def of(self, plugin: Plugin[C]) -> C:
+        """That collector's frozen config, typed as its plug-in defines it."""
+        for configured in self.collectors:
+            if configured.plugin.name == plugin.name:
+                config: C = configured.config
+                return config
+        raise KeyError(plugin.name)
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class Flags:
     """What the command line said; ``None`` means "not given", so the file or default wins.
+    Collectors' own flags are in ``options``, keyed by ``Flag.dest``."""
 
-    Collectors' flags are kept in ``options`` by their dest; they may also be given as
-    keywords (``--foo.bar`` as ``foo_bar=...``).
-    """
-
-    listen_address: str
-    telemetry_path: str
-    web_config_file: str | None
-    config_file: str | None
-    collectors: Mapping[str, bool | None]
-    options: Mapping[str, str | None]
-    once: bool
-    log_level: str
-    log_format: str
-
-    def __init__(
-        self,
-        *,
-        listen_address: str = DEFAULT_LISTEN_ADDRESS,
-        telemetry_path: str = "/metrics",
-        web_config_file: str | None = None,
-        config_file: str | None = None,
-        collectors: Mapping[str, bool | None] | None = None,
-        once: bool = False,
-        log_level: str = "info",
-        log_format: str = "logfmt",
-        options: Mapping[str, str | None] | None = None,
-        **more_options: str | None,
-    ) -> None:
-        values = {
-            "listen_address": listen_address,
-            "telemetry_path": telemetry_path,
-            "web_config_file": web_config_file,
-            "config_file": config_file,
-            "collectors": dict(collectors or {}),
-            "options": {**(options or {}), **more_options},
-            "once": once,
-            "log_level": log_level,
-            "log_format": log_format,
-        }
-        for key, value in values.items():
-            object.__setattr__(self, key, value)  # frozen: the only way in, once
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    telemetry_path: str = "/metrics"
+    web_config_file: str | None = None
+    config_file: str | None = None
+    collectors: Mapping[str, bool | None] = field(default_factory=dict)
+    options: Mapping[str, str | None] = field(default_factory=dict)
+    once: bool = False
+    log_level: str = "info"
+    log_format: str = "logfmt"
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:

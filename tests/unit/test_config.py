@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from exporter.collectors.libvirt.plugin import PLUGIN as LIBVIRT
 from exporter.config import Flags, build_config, parse_listen_address
 from exporter.durations import parse_duration
 from exporter.errors import ConfigError
@@ -45,7 +46,7 @@ def test_short_interval_brings_the_default_deadline_down(tmp_path: Path) -> None
     cfg_file = tmp_path / "c.yml"
     cfg_file.write_text("collectors:\n  libvirt:\n    interval: 5s\n")
     cfg = build_config(Flags(config_file=str(cfg_file)))
-    assert (cfg.libvirt.interval, cfg.libvirt.timeout) == (5.0, 5.0)
+    assert (cfg.of(LIBVIRT).interval, cfg.of(LIBVIRT).timeout) == (5.0, 5.0)
 
 
 def test_defaults_and_precedence(tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_defaults_and_precedence(tmp_path: Path) -> None:
         "collectors:\n  libvirt:\n    uri: qemu:///session\n    interval: 1m\n    timeout: 30s\n"
     )
     cfg = build_config(Flags(config_file=str(cfg_file)))
-    assert (cfg.libvirt.uri, cfg.libvirt.interval, cfg.libvirt.timeout) == (
+    assert (cfg.of(LIBVIRT).uri, cfg.of(LIBVIRT).interval, cfg.of(LIBVIRT).timeout) == (
         "qemu:///session",
         60.0,
         30.0,
@@ -62,14 +63,16 @@ def test_defaults_and_precedence(tmp_path: Path) -> None:
     assert cfg.enabled == ("libvirt",)
     flagged = build_config(
         Flags(
-            config_file=str(cfg_file), libvirt_uri="test:///default", collectors={"libvirt": False}
+            config_file=str(cfg_file),
+            options={"libvirt_uri": "test:///default"},
+            collectors={"libvirt": False},
         )
     )
-    assert flagged.libvirt.uri == "test:///default"
+    assert flagged.of(LIBVIRT).uri == "test:///default"
     assert flagged.enabled == ()
     default = build_config(Flags())
     assert (default.listen_host, default.listen_port) == ("", 9198)
-    assert default.libvirt.uri == "qemu:///system"
+    assert default.of(LIBVIRT).uri == "qemu:///system"
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,9 @@ class OtherPlugin:
         return [RunnerSpec(Probe("other", config), 60.0, 10.0)]
 
 
-PLUGS: tuple[Plugin[Any], ...] = (DemoPlugin(), OtherPlugin())
+DEMO = DemoPlugin()
+OTHER = OtherPlugin()
+PLUGS: tuple[Plugin[Any], ...] = (DEMO, OTHER)
 
 TWO_TARGETS = """\
 collectors:
@@ -152,7 +154,7 @@ def test_a_shared_flag_is_declared_once_and_read_by_both(config_file: Path) -> N
     assert declared_flags(PLUGS) == [CLOUD, GREETING]
     flags = parse_flags(["--collector.demo", "--demo.cloud", "c1"], PLUGS)
     config = build_config(dataclasses.replace(flags, config_file=str(config_file)), PLUGS)
-    assert (config.demo.cloud, config.other) == ("c1", "c1")
+    assert (config.of(DEMO).cloud, config.of(OTHER)) == ("c1", "c1")
 
 
 def test_the_same_flag_declared_differently_is_refused() -> None:
@@ -173,14 +175,17 @@ def test_the_same_flag_declared_differently_is_refused() -> None:
 
 def test_section_becomes_a_frozen_config(config_file: Path) -> None:
     config = build_config(
-        Flags(config_file=str(config_file), collectors={"demo": True}, demo_cloud="c1"), PLUGS
+        Flags(
+            config_file=str(config_file), collectors={"demo": True}, options={"demo_cloud": "c1"}
+        ),
+        PLUGS,
     )
     assert config.enabled == ("demo", "other")
-    assert config.demo == DemoConfig(
+    assert config.of(DEMO) == DemoConfig(
         "c1", "hello", (Target("health", 30.0, 20.0), Target("inventory", 300.0, 120.0))
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
-        config.demo.cloud = "c2"
+        config.of(DEMO).cloud = "c2"  # type: ignore[misc]  # the point: it is frozen
 
 
 def test_enable_switch_beats_the_file_which_beats_the_default(tmp_path: Path) -> None:
@@ -197,9 +202,11 @@ def test_the_environment_stands_in_for_an_absent_flag(
 ) -> None:
     monkeypatch.setenv("DEMO_CLOUD", "from-env")
     flags = Flags(config_file=str(config_file), collectors={"demo": True})
-    assert build_config(flags, PLUGS).demo.cloud == "from-env"
-    given = Flags(config_file=str(config_file), collectors={"demo": True}, demo_cloud="c1")
-    assert build_config(given, PLUGS).demo.cloud == "c1"
+    assert build_config(flags, PLUGS).of(DEMO).cloud == "from-env"
+    given = Flags(
+        config_file=str(config_file), collectors={"demo": True}, options={"demo_cloud": "c1"}
+    )
+    assert build_config(given, PLUGS).of(DEMO).cloud == "c1"
 
 
 @pytest.mark.parametrize(
@@ -244,17 +251,20 @@ def test_bad_section_is_one_line(
 
 def test_settings_are_required_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEMO_CLOUD", raising=False)
-    assert build_config(Flags(), PLUGS).demo == DemoConfig(None, "hello", ())
+    assert build_config(Flags(), PLUGS).of(DEMO) == DemoConfig(None, "hello", ())
 
 
 def test_an_option_no_plugin_declares_is_a_bug() -> None:
     with pytest.raises(TypeError, match="demo_colour"):
-        build_config(Flags(demo_colour="red"), PLUGS)
+        build_config(Flags(options={"demo_colour": "red"}), PLUGS)
 
 
 def test_each_target_is_its_own_runner(config_file: Path) -> None:
     config = build_config(
-        Flags(config_file=str(config_file), collectors={"demo": True}, demo_cloud="c1"), PLUGS
+        Flags(
+            config_file=str(config_file), collectors={"demo": True}, options={"demo_cloud": "c1"}
+        ),
+        PLUGS,
     )
     specs = runner_specs(config)
     assert [(s.collector.name, s.interval, s.timeout) for s in specs] == [
