@@ -1,5 +1,5 @@
 """aodh-alertmanager-bridge: Aodh alarm webhooks in, Alertmanager alerts out, nothing lost."""
 
-from exporter.version import distribution_version
+from otb_common.version import distribution_version
 
 __version__ = distribution_version()

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from alerts.lifecycle import ApiAlarm
+from otb_common.cloud import CloudError, cloud_errors, connect
 
 log = logging.getLogger("aodh-alertmanager-bridge.aodh")
 PAGE = 1000
@@ -78,21 +79,14 @@ class AodhAPI:
     """Reads alarms for every project; needs a cloud whose user may (admin, usually)."""
 
     def __init__(self, cloud: str, api_timeout: float) -> None:
-        # Imported here: a bridge without --os-cloud never pays for openstacksdk's import.
-        import openstack  # noqa: PLC0415
-        import openstack.exceptions  # noqa: PLC0415
+        # Imported here: a bridge without --os-cloud never pays for these imports.
         from aodhclient import client as aodh_client  # noqa: PLC0415
         from aodhclient import exceptions as aodh_exc  # noqa: PLC0415
-        from keystoneauth1 import exceptions as ksa_exc  # noqa: PLC0415
 
         self._not_found: type[Exception] = aodh_exc.NotFound
-        self._errors: tuple[type[Exception], ...] = (
-            aodh_exc.ClientException,
-            ksa_exc.ClientException,
-            openstack.exceptions.SDKException,
-        )
+        self._errors: tuple[type[Exception], ...] = (aodh_exc.ClientException, *cloud_errors())
         try:
-            self.conn: Any = openstack.connect(cloud=cloud, api_timeout=api_timeout)
+            self.conn: Any = connect(cloud, api_timeout)
             config = self.conn.config
             self._client: Any = aodh_client.Client(
                 "2",
@@ -100,6 +94,8 @@ class AodhAPI:
                 interface=config.get_interface("alarming"),
                 region_name=config.get_region_name("alarming"),
             )
+        except CloudError as exc:
+            raise ApiError(str(exc)) from None
         except self._errors as exc:
             raise ApiError(f"cloud {cloud!r}: {exc}") from None
 

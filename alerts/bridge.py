@@ -19,7 +19,7 @@ from alerts.reconcile import Reconciler
 from alerts.sender import Sender
 from alerts.store import Store
 from alerts.workers import Housekeeper
-from exporter.webconfig import BasicAuth
+from otb_common.webconfig import BasicAuth
 
 log = logging.getLogger("aodh-alertmanager-bridge")
 HOUSEKEEPING = 60.0

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alerts import __version__
 from alerts.config import DEFAULT_LISTEN_ADDRESS, DEFAULT_STATE_PATH, Flags, build_config
-from exporter.errors import ConfigError
-from exporter.flags import (
+from otb_common.errors import ConfigError
+from otb_common.flags import (
     OneLineParser,
     add_log_flags,
     add_web_flags,
@@ -18,7 +18,7 @@ from exporter.flags import (
     public_url,
     stop_on_signals,
 )
-from exporter.logs import setup_logging
+from otb_common.logs import setup_logging
 
 PROG = "aodh-alertmanager-bridge"
 log = logging.getLogger(PROG)

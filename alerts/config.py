@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 from alerts.lifecycle import INSUFFICIENT_DATA_POLICIES, InsufficientDataPolicy
 from alerts.mapping import DEFAULT_SEVERITIES
 from alerts.payload import SEVERITIES
-from exporter.config import LOG_FORMATS, LOG_LEVELS, Section, load_config_file
-from exporter.config import parse_listen_address as _parse_address
-from exporter.durations import parse_duration
-from exporter.errors import ConfigError
-from exporter.webconfig import WebConfig, load_web_config
+from otb_common.durations import parse_duration
+from otb_common.errors import ConfigError
+from otb_common.flags import parse_listen_address as _parse_address
+from otb_common.logs import LOG_FORMATS, LOG_LEVELS
+from otb_common.section import Section, load_config_file
+from otb_common.webconfig import WebConfig, load_web_config
 
 # Not in Prometheus' default port allocations list, and next to the exporter's :9198.
 DEFAULT_LISTEN_ADDRESS = ":9199"

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from flask import Flask
 
-from exporter.webconfig import WebConfig
+from otb_common.webconfig import WebConfig
 
 log = logging.getLogger("aodh-alertmanager-bridge.http")
 

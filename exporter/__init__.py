@@ -1,5 +1,5 @@
 """Prometheus exporter for OpenStack hypervisors and services."""
 
-from exporter.version import distribution_version
+from otb_common.version import distribution_version
 
 __version__ = distribution_version()

@@ -12,8 +12,11 @@ from exporter import __version__
 from exporter.collectors.plugin import Plugin, RunnerSpec, declared_flags
 from exporter.collectors.registry import PLUGINS
 from exporter.config import DEFAULT_LISTEN_ADDRESS, Config, Flags, build_config
-from exporter.errors import ConfigError
-from exporter.flags import (
+from exporter.scheduler import CollectorRunner, Scheduler
+from exporter.server import ExporterHTTPServer
+from exporter.snapshot import Snapshot
+from otb_common.errors import ConfigError
+from otb_common.flags import (
     OneLineParser,
     add_log_flags,
     add_web_flags,
@@ -21,10 +24,7 @@ from exporter.flags import (
     public_url,
     stop_on_signals,
 )
-from exporter.logs import setup_logging
-from exporter.scheduler import CollectorRunner, Scheduler
-from exporter.server import ExporterHTTPServer
-from exporter.snapshot import Snapshot
+from otb_common.logs import setup_logging
 
 PROG = "openstack-telemetry-exporter"
 log = logging.getLogger(PROG)

@@ -7,36 +7,27 @@ Every problem becomes a ``ConfigError`` whose message fits on one line.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from exporter.collectors.plugin import C, Configured, Flag, Plugin
 from exporter.collectors.registry import PLUGINS
-from exporter.errors import ConfigError
-from exporter.section import Section
-from exporter.webconfig import WebConfig, load_web_config
+from otb_common.errors import ConfigError
+from otb_common.flags import parse_listen_address
+from otb_common.logs import LOG_FORMATS, LOG_LEVELS
+from otb_common.section import Section, load_config_file
+from otb_common.webconfig import WebConfig, load_web_config
 
 __all__ = [
     "DEFAULT_LISTEN_ADDRESS",
-    "LOG_FORMATS",
-    "LOG_LEVELS",
     "Config",
     "Flags",
-    "Section",
     "build_config",
-    "load_config_file",
-    "parse_listen_address",
 ]
 
 DEFAULT_LISTEN_ADDRESS = ":9198"
 RESERVED_PATHS = frozenset({"/", "/healthz", "/readyz"})
-LOG_LEVELS = ("debug", "info", "warn", "error")
-LOG_FORMATS = ("logfmt", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,36 +69,6 @@ class Flags:
     once: bool = False
     log_level: str = "info"
     log_format: str = "logfmt"
-
-
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """Split ``host:port``, ``:port`` or ``[v6]:port``; an empty host means every interface."""
-    match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):(\d{1,5})", text)
-    if match is None:
-        raise ConfigError(f"--web.listen-address {text!r}: expected HOST:PORT or :PORT")
-    port = int(match.group(3))
-    if port > 65535:
-        raise ConfigError(f"--web.listen-address {text!r}: port out of range")
-    return match.group(1) or match.group(2) or "", port
-
-
-def load_config_file(path: str) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--config.file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"--config.file {path}:{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"--config.file {path}: expected a mapping at the top level")
-    return data
 
 
 def build_config(flags: Flags, plugins: Sequence[Plugin[Any]] = PLUGINS) -> Config:

@@ -18,7 +18,7 @@ from typing import Any
 
 from exporter import __version__
 from exporter.snapshot import Snapshot
-from exporter.webconfig import BasicAuth, WebConfig
+from otb_common.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger(__name__)
 

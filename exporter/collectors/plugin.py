@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from exporter.collectors.base import Collector
-from exporter.errors import ConfigError
-from exporter.section import Section
+from otb_common.errors import ConfigError
+from otb_common.section import Section
 
 C = TypeVar("C")
 

@@ -12,7 +12,7 @@ import pytest
 
 from alerts import config as bridge_config
 from exporter.config import Flags, build_config
-from exporter.errors import ConfigError
+from otb_common.errors import ConfigError
 from tests.support.exporter import REPO
 from tests.support.servers import require
 

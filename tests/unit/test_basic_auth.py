@@ -12,7 +12,7 @@ from collections.abc import Callable
 import bcrypt
 import pytest
 
-from exporter.webconfig import BasicAuth
+from otb_common.webconfig import BasicAuth
 
 ROUNDS = 4  # the cheapest cost bcrypt allows: the tests count calls, not time
 

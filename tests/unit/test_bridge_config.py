@@ -10,7 +10,7 @@ import pytest
 from alerts.config import Flags, build_config, redact_url
 from alerts.sender import alert_json, rfc3339
 from alerts.store import Due
-from exporter.errors import ConfigError
+from otb_common.errors import ConfigError
 
 AM = ("http://127.0.0.1:9093",)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from exporter.collectors.libvirt.plugin import PLUGIN as LIBVIRT
-from exporter.config import Flags, build_config, parse_listen_address
-from exporter.durations import parse_duration
-from exporter.errors import ConfigError
+from exporter.config import Flags, build_config
+from otb_common.durations import parse_duration
+from otb_common.errors import ConfigError
+from otb_common.flags import parse_listen_address
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "config_cases").glob("*.yml"))

@@ -6,7 +6,7 @@ import json
 import logging
 
 from exporter.collectors.libvirt.connection import redact_uri
-from exporter.logs import JSONFormatter, LogfmtFormatter
+from otb_common.logs import JSONFormatter, LogfmtFormatter
 
 
 def _record(msg: str, **extra: object) -> logging.LogRecord:

@@ -27,9 +27,9 @@ from exporter.collectors.plugin import (
 )
 from exporter.collectors.registry import PLUGINS
 from exporter.config import Flags, build_config
-from exporter.errors import ConfigError
 from exporter.metric import MetricFamily, gauge
-from exporter.section import Section
+from otb_common.errors import ConfigError
+from otb_common.section import Section
 
 CLOUD = Flag("--demo.cloud", metavar="NAME", env="DEMO_CLOUD", help="cloud (default $DEMO_CLOUD)")
 GREETING = Flag("--demo.greeting", help="what the probes say")

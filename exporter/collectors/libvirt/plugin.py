@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.collectors.plugin import Flag, Options, RunnerSpec, read_schedule
-from exporter.section import Section
+from otb_common.section import Section
 
 URI = Flag(
     "--libvirt.uri",

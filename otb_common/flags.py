@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import threading
 from typing import NoReturn
 
-from exporter.config import LOG_FORMATS, LOG_LEVELS
+from otb_common.errors import ConfigError
+from otb_common.logs import LOG_FORMATS, LOG_LEVELS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -65,3 +67,14 @@ def stop_on_signals(log: logging.Logger) -> threading.Event:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGHUP, _hup)
     return stopping
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """Split ``host:port``, ``:port`` or ``[v6]:port``; an empty host means every interface."""
+    match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):(\d{1,5})", text)
+    if match is None:
+        raise ConfigError(f"--web.listen-address {text!r}: expected HOST:PORT or :PORT")
+    port = int(match.group(3))
+    if port > 65535:
+        raise ConfigError(f"--web.listen-address {text!r}: port out of range")
+    return match.group(1) or match.group(2) or "", port

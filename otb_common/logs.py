@@ -8,6 +8,9 @@ import sys
 import time
 from typing import Any
 
+LOG_LEVELS = ("debug", "info", "warn", "error")
+LOG_FORMATS = ("logfmt", "json")
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from exporter.durations import parse_duration
-from exporter.errors import ConfigError
+import yaml
+
+from otb_common.durations import parse_duration
+from otb_common.errors import ConfigError
 
 
 class Section:
@@ -81,3 +84,22 @@ class Section:
     def path(self, key: str) -> str:
         """Dotted path of one key, as error messages name it."""
         return f"{self._where}.{key}" if self._where else key
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--config.file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"--config.file {path}:{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config.file {path}: expected a mapping at the top level")
+    return data

@@ -21,7 +21,7 @@ from typing import Any
 import bcrypt
 import yaml
 
-from exporter.errors import ConfigError
+from otb_common.errors import ConfigError
 
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
