@@ -163,27 +163,41 @@ def project_id(bed: Bed, name: str, *, create: bool = False) -> str:
     return str(project["id"])
 
 
-def _role_id(bed: Bed, name: str) -> str:
+def role_id(bed: Bed, name: str) -> str:
+    """The id of role ``name``, created if absent."""
     role = _find(bed, "roles", name)
     if role is None:
         role = api(bed, "POST", "/roles", {"role": {"name": name}})["role"]
     return str(role["id"])
 
 
-def _ensure_user(bed: Bed, name: str, password: str) -> str:
-    user = _find(bed, "users", name)
+def _ensure_user(bed: Bed, name: str, password: str, domain: str = "default") -> str:
+    user = _find(bed, "users", name, f"&domain_id={domain}")
     if user is None:
         user = api(
             bed,
             "POST",
             "/users",
-            {"user": {"name": name, "password": password, "domain_id": "default"}},
+            {"user": {"name": name, "password": password, "domain_id": domain}},
         )["user"]
     return str(user["id"])
 
 
+def domain_admin(bed: Bed, domain: str, user: str) -> tuple[str, str]:
+    """Domain ``domain`` (created if absent) and ``user`` in it with ``admin`` on it: the ids
+    of both. The user's password is the testbed secret ``keystone-user-USER``."""
+    found = _find(bed, "domains", domain)
+    if found is None:
+        found = api(bed, "POST", "/domains", {"domain": {"name": domain}})["domain"]
+    domain_id = str(found["id"])
+    password = bed.secret(f"keystone-user-{user}", f"testbed-{user}")
+    user_id = _ensure_user(bed, user, password, domain_id)
+    api(bed, "PUT", f"/domains/{domain_id}/users/{user_id}/roles/{role_id(bed, 'admin')}")
+    return domain_id, user_id
+
+
 def _grant(bed: Bed, user_id: str, project: str, role: str) -> None:
-    api(bed, "PUT", f"/projects/{project}/users/{user_id}/roles/{_role_id(bed, role)}")
+    api(bed, "PUT", f"/projects/{project}/users/{user_id}/roles/{role_id(bed, role)}")
 
 
 def service_user(bed: Bed, name: str) -> str:
