@@ -1,4 +1,4 @@
-"""Faults for tests: stop, freeze, thaw and restart processes that a testbed started.
+"""Faults for tests: stop, kill, freeze, thaw and restart processes that a testbed started.
 
 Only recorded processes are touched, chosen by service name and optionally process name
 (``nova`` is every Nova process, ``nova nova-compute`` just the compute), and each with its
