@@ -1,4 +1,8 @@
-"""``python -m testbed up|down|status [SERVICE ...]``: the testbed for people and for CI."""
+"""``python -m testbed up|down|status [SERVICE ...]``: the testbed for people and for CI.
+
+``python -m testbed stop|kill|freeze|thaw|restart SERVICE [PROCESS]``: faults for tests and
+demos, on processes the testbed recorded (see testbed/faults.py).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,20 @@ import sys
 import time
 from pathlib import Path
 
-from testbed import services
+from testbed import faults, services
 from testbed.bed import Bed, ServiceError
 from testbed.up import is_up, up
 from testbed.venv import VenvError, default_venv, ensure_venv
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVICES = [n for n in services.ALL if n not in ("prometheus", "alertmanager")]
+FAULTS = {
+    "stop": faults.stop,
+    "kill": faults.kill,
+    "freeze": faults.freeze,
+    "thaw": faults.thaw,
+    "restart": faults.restart,
+}
 
 
 def testbed_dir() -> Path:
@@ -27,9 +38,36 @@ def status_table(bed: Bed) -> str:
         if name not in bed.started_services():
             continue
         info = bed.info(name)
-        rows.append((name, str(info.get("url", "")), "up" if is_up(bed, name) else "DOWN"))
+        rows.append((name, str(info.get("url", "")), _state(bed, name)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def _state(bed: Bed, name: str) -> str:
+    """``up``, ``DOWN``, or which processes are frozen or stopped (faults)."""
+    procs = bed.procs(name)
+    frozen = [p.name for p in procs if p.frozen]
+    stopped = [p.name for p in procs if not p.running]
+    notes = [f"{what}: {', '.join(names)}" for what, names in
+             (("frozen", frozen), ("stopped", stopped)) if names]  # fmt: skip
+    return "; ".join(notes) if notes else ("up" if is_up(bed, name) else "DOWN")
+
+
+def _fault(root: Path, verb: str, service: str, process: str | None) -> int:
+    if not (root / "state.json").exists():
+        print(f"no testbed in {root}", file=sys.stderr)
+        return 1
+    bed = Bed(root, default_venv())
+    try:
+        procs = FAULTS[verb](bed, service, process)
+    except (KeyError, ServiceError) as exc:
+        print(
+            f"{verb} failed: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr
+        )
+        return 1
+    done = ", ".join(f"{p.name} (pid {p.pid})" for p in procs)
+    print(f"{verb}: {done or 'nothing was running'}")
+    return 0
 
 
 def _down(root: Path) -> int:
@@ -75,11 +113,25 @@ def _up(root: Path, names: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m testbed", description=__doc__)
-    parser.add_argument("command", choices=("up", "down", "status"))
-    parser.add_argument("services", nargs="*", help="default: the whole OpenStack testbed")
+    parser = argparse.ArgumentParser(
+        prog="python -m testbed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=("up", "down", "status", *FAULTS))
+    parser.add_argument(
+        "services",
+        nargs="*",
+        help="up: services to start (default: the whole OpenStack testbed); "
+        "stop, kill, freeze, thaw, restart: SERVICE [PROCESS]",
+    )
     args = parser.parse_args(argv)
     root = testbed_dir()
+    if args.command in FAULTS:
+        if len(args.services) not in (1, 2):
+            parser.error(f"{args.command} takes SERVICE [PROCESS]")
+        service, *process = args.services
+        return _fault(root, args.command, service, process[0] if process else None)
     if args.command == "down":
         return _down(root)
     if args.command == "status":

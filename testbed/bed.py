@@ -19,9 +19,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,17 +108,30 @@ def free_port() -> int:
 
 @dataclass
 class Proc:
-    """One started process as recorded in the state file."""
+    """One started process as recorded in the state file.
+
+    ``command``, ``env`` (what the launcher added to the environment) and ``cwd`` are what
+    ``Bed.respawn`` starts it again with.
+    """
 
     service: str
     name: str
     pid: int
     started: int
     log: Path
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str = ""
 
     @property
     def running(self) -> bool:
         return alive(self.pid, self.started)
+
+    @property
+    def frozen(self) -> bool:
+        """Stopped by a signal (SIGSTOP): alive, but runs no code until SIGCONT."""
+        fields = _stat_fields(self.pid)
+        return self.running and fields is not None and fields[0] == "T"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -127,12 +140,22 @@ class Proc:
             "pid": self.pid,
             "started": self.started,
             "log": str(self.log),
+            "command": self.command,
+            "env": self.env,
+            "cwd": self.cwd,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Proc:
         return cls(
-            data["service"], data["name"], int(data["pid"]), int(data["started"]), Path(data["log"])
+            data["service"],
+            data["name"],
+            int(data["pid"]),
+            int(data["started"]),
+            Path(data["log"]),
+            list(data.get("command", [])),
+            dict(data.get("env", {})),
+            str(data.get("cwd", "")),
         )
 
 
@@ -145,14 +168,27 @@ class Bed:
         self.logs = self.root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._state: dict[str, Any] = {
+        self._state: dict[str, Any] = {}
+        self._load()
+
+    # -- state --------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        state: dict[str, Any] = {
             "ports": {}, "procs": [], "services": {}, "secrets": {}, "cpu": {}
         }  # fmt: skip
         path = self.root / STATE_FILE
         if path.exists():
-            self._state.update(json.loads(path.read_text()))
+            state.update(json.loads(path.read_text()))
+        self._state = state
 
-    # -- state --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _synced(self) -> Iterator[None]:
+        """The lock, with the state as on disk: another process (``python -m testbed
+        restart`` while a test session uses the testbed) may have changed it."""
+        with self._lock:
+            self._load()
+            yield
 
     def _save(self) -> None:
         path = self.root / STATE_FILE
@@ -167,7 +203,7 @@ class Bed:
 
     def port(self, name: str) -> int:
         """A free loopback port, stable for ``name`` within this testbed directory."""
-        with self._lock:
+        with self._synced():
             ports: dict[str, int] = self._state["ports"]
             if name not in ports:
                 taken = set(ports.values())
@@ -180,7 +216,7 @@ class Bed:
 
     def secret(self, name: str, default: str) -> str:
         """A credential of this testbed (fixed values: it is a throwaway test cloud)."""
-        with self._lock:
+        with self._synced():
             secrets: dict[str, str] = self._state["secrets"]
             if name not in secrets:
                 secrets[name] = default
@@ -189,7 +225,7 @@ class Bed:
 
     def redact(self, text: str) -> str:
         """``text`` with every credential of this testbed replaced, for logs."""
-        with self._lock:
+        with self._synced():
             secrets = list(self._state["secrets"].values())
         for secret in sorted(secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
@@ -197,23 +233,23 @@ class Bed:
 
     def record(self, service: str, info: Mapping[str, Any]) -> None:
         """Publish what a started service offers (URLs, credentials, ids) to later readers."""
-        with self._lock:
+        with self._synced():
             self._state["services"][service] = dict(info)
             self._save()
 
     def info(self, service: str) -> dict[str, Any]:
-        with self._lock:
+        with self._synced():
             found: dict[str, Any] | None = self._state["services"].get(service)
         if found is None:
             raise KeyError(f"service {service!r} has not been started in {self.root}")
         return found
 
     def started_services(self) -> list[str]:
-        with self._lock:
+        with self._synced():
             return list(self._state["services"])
 
     def procs(self, service: str | None = None) -> list[Proc]:
-        with self._lock:
+        with self._synced():
             procs = [Proc.from_json(p) for p in self._state["procs"]]
         return [p for p in procs if service is None or p.service == service]
 
@@ -253,6 +289,41 @@ class Bed:
     ) -> Proc:
         """Start a long-running process in its own session, output to ``logs/NAME.log``."""
         log, command = self._command(name, argv, user)
+        directory = cwd or self.service_dir(service)
+        proc = self._launch(service, name, command, env=dict(env or {}), cwd=directory, log=log)
+        with self._synced():
+            self._state["procs"].append(proc.as_json())
+            self._save()
+        return proc
+
+    def respawn(self, proc: Proc) -> Proc:
+        """Start a recorded process again: same command, added environment and directory.
+
+        Its ports come from its command and configuration, so it listens where it did. The
+        record is replaced by the new one. The caller stops the old process first.
+        """
+        if not proc.command:
+            raise ServiceError(proc.service, f"{proc.name} was recorded without its command")
+        new = self._launch(
+            proc.service, proc.name, proc.command, env=proc.env, cwd=Path(proc.cwd), log=proc.log
+        )
+        with self._synced():
+            self._state["procs"] = [
+                new.as_json() if _same(p, proc) else p for p in self._state["procs"]
+            ]
+            self._save()
+        return new
+
+    def _launch(
+        self,
+        service: str,
+        name: str,
+        command: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        log: Path,
+    ) -> Proc:
         with log.open("ab") as out:
             popen = subprocess.Popen(
                 command,
@@ -260,19 +331,15 @@ class Bed:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self._env(env),
-                cwd=cwd or self.service_dir(service),
+                cwd=cwd,
                 start_new_session=True,
             )
         started = start_time(popen.pid)
-        proc = Proc(service, name, popen.pid, started or 0, log)
         # A testbed outlives the process that started it (``make testbed``), so stopping
         # goes by the recorded pid; the Popen is kept only to reap the child when we are
         # still its parent (``_reap``).
         _children[popen.pid] = popen
-        with self._lock:
-            self._state["procs"].append(proc.as_json())
-            self._save()
-        return proc
+        return Proc(service, name, popen.pid, started or 0, log, command, env, str(cwd))
 
     def run(
         self,
@@ -320,7 +387,7 @@ class Bed:
                 timer.cancel()
                 popen.returncode = 0  # reaped above; keeps Popen from waiting again
             out.write(output)
-        with self._lock:
+        with self._synced():
             self._state["cpu"][name] = round(usage.ru_utime + usage.ru_stime, 2)
             self._save()
         if expired.is_set():
@@ -406,8 +473,8 @@ class Bed:
             if not wave:
                 continue
             with ThreadPoolExecutor(max_workers=len(wave), thread_name_prefix="stop") as pool:
-                list(pool.map(lambda p: _stop_session(p, timeout), wave))
-        with self._lock:
+                list(pool.map(lambda p: stop_session(p, timeout), wave))
+        with self._synced():
             if service is None:
                 self._state["procs"] = []
                 self._state["services"] = {}
@@ -428,6 +495,14 @@ class Bed:
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
+def _same(record: Mapping[str, Any], proc: Proc) -> bool:
+    return bool(
+        record["service"] == proc.service
+        and record["name"] == proc.name
+        and int(record["pid"]) == proc.pid
+    )
+
+
 def _reap(pid: int) -> None:
     popen = _children.pop(pid, None)
     if popen is not None:
@@ -435,7 +510,11 @@ def _reap(pid: int) -> None:
             popen.wait(timeout=0.1)
 
 
-def _signal_session(proc: Proc, sig: signal.Signals) -> list[int]:
+def signal_session(proc: Proc, sig: signal.Signals) -> list[int]:
+    """Send ``sig`` to every process of ``proc``'s session if it is still ours (``_ours``);
+    returns the pids signalled."""
+    if not _ours(proc):
+        return []
     members = session_members(proc.pid)
     if alive(proc.pid, proc.started) and proc.pid not in members:
         members.append(proc.pid)
@@ -445,29 +524,36 @@ def _signal_session(proc: Proc, sig: signal.Signals) -> list[int]:
     return members
 
 
-def _stop_session(proc: Proc, timeout: float) -> None:
-    """Stop the session led by ``proc`` if it is still ours.
+def _ours(proc: Proc) -> bool:
+    """Whether ``proc``'s pid and session still belong to us.
 
     A live pid with another start time was reused by someone else: left alone. With the
     leader gone, remaining members of its session are ours: Linux does not hand out a pid
     that is still in use as a session id.
     """
     now = start_time(proc.pid)
-    if now is not None and now != proc.started:
+    return now is None or now == proc.started
+
+
+def stop_session(proc: Proc, timeout: float, *, graceful: bool = True) -> None:
+    """Stop the session led by ``proc`` if it is still ours (see ``_ours``): SIGTERM, and
+    SIGKILL after ``timeout``; only SIGKILL when not ``graceful`` (a crash)."""
+    if not _ours(proc):
         _children.pop(proc.pid, None)
         return
     if not session_members(proc.pid) and not alive(proc.pid):
         _reap(proc.pid)
         return
-    _signal_session(proc, signal.SIGCONT)
-    _signal_session(proc, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap(proc.pid)
-        if not session_members(proc.pid):
-            return
-        time.sleep(0.1)
-    _signal_session(proc, signal.SIGKILL)
+    if graceful:
+        signal_session(proc, signal.SIGCONT)
+        signal_session(proc, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            _reap(proc.pid)
+            if not session_members(proc.pid):
+                return
+            time.sleep(0.1)
+    signal_session(proc, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and session_members(proc.pid):
         _reap(proc.pid)

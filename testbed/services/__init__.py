@@ -12,7 +12,7 @@ from types import ModuleType
 
 # Every service, in an order that respects REQUIRES. It is also the start priority when more
 # services could start than run at once: the path to the alarm (Keystone, Placement, Nova,
-# the server, Gnocchi, Aodh) first, Cinder last since nothing waits for it.
+# the server, Gnocchi, Aodh) first, Cinder and Heat last since nothing waits for them.
 ALL = (
     "postgres",
     "mariadb",
@@ -29,6 +29,7 @@ ALL = (
     "measures",
     "aodh",
     "cinder",
+    "heat",
     "alertmanager",
     "prometheus",
 )

@@ -24,6 +24,10 @@ SEED = Path(__file__).resolve().parent.parent / "seed" / "cinder_check.py"
 HOST = "testbed-controller"
 BACKEND = "fake"
 DRIVER = "cinder.tests.fake_driver.FakeLoggingVolumeDriver"
+# As for Nova: reports every REPORT_INTERVAL seconds, ``down`` after SERVICE_DOWN_TIME without
+# one (Cinder's defaults: 10 and 60).
+REPORT_INTERVAL = 5
+SERVICE_DOWN_TIME = 20
 
 
 def _conf(bed: Bed, base: Path, db_url: str) -> dict[str, dict[str, object]]:
@@ -40,6 +44,8 @@ def _conf(bed: Bed, base: Path, db_url: str) -> dict[str, dict[str, object]]:
             "osapi_volume_workers": 1,
             "enabled_backends": BACKEND,
             "default_volume_type": "__DEFAULT__",
+            "report_interval": REPORT_INTERVAL,
+            "service_down_time": SERVICE_DOWN_TIME,
         },
         "database": {"connection": db_url, "max_pool_size": 5, "max_overflow": 10},
         "oslo_concurrency": {"lock_path": base / "lock"},

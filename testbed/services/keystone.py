@@ -6,6 +6,8 @@ non-admin ``demo`` project and user (the ``testbed-demo`` cloud).
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,11 @@ DOMAIN = "Default"
 ADMIN = "admin"
 DEMO = "demo"
 SERVICE_PROJECT = "service"
+# Token lifetime in seconds, Keystone's ``[token] expiration``: TESTBED_TOKEN_EXPIRATION when
+# Keystone starts (tests of token expiry set it short), else a day.
+TOKEN_EXPIRATION = 86400
+# The orchestrator's own admin token is renewed this long before it expires.
+TOKEN_MARGIN = 10.0
 _token_lock = threading.Lock()
 _tokens: dict[str, tuple[str, float]] = {}
 
@@ -31,12 +38,13 @@ def start(bed: Bed) -> None:
     port = bed.port("keystone")
     url = f"http://127.0.0.1:{port}/v3"
     admin_password = bed.secret("keystone-admin", "testbed-admin")
+    expiration = token_expiration()
     conf = ini.write(
         base / "keystone.conf",
         {
             "DEFAULT": {"use_stderr": True, "debug": False},
             "database": {"connection": postgres.create_database(bed, "keystone")},
-            "token": {"provider": "fernet", "expiration": 86400},
+            "token": {"provider": "fernet", "expiration": expiration},
             "fernet_tokens": {"key_repository": base / "fernet-keys"},
             "fernet_receipts": {"key_repository": base / "fernet-keys"},
             "credential": {"key_repository": base / "credential-keys"},
@@ -88,6 +96,7 @@ def start(bed: Bed) -> None:
             "admin_user": ADMIN,
             "admin_password": admin_password,
             "admin_project": ADMIN,
+            "token_expiration": expiration,
         },
     )
     project_id(bed, SERVICE_PROJECT, create=True)
@@ -99,6 +108,20 @@ def start(bed: Bed) -> None:
     info.update({"demo_user": DEMO, "demo_password": demo_password, "demo_project": DEMO})
     bed.record("keystone", info)
     write_clouds_yaml(bed)
+
+
+def token_expiration() -> int:
+    """Seconds from TESTBED_TOKEN_EXPIRATION, else ``TOKEN_EXPIRATION``."""
+    raw = os.environ.get("TESTBED_TOKEN_EXPIRATION", "").strip()
+    if not raw:
+        return TOKEN_EXPIRATION
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise ServiceError("keystone", f"TESTBED_TOKEN_EXPIRATION={raw!r}: want whole seconds > 0")
+    return seconds
 
 
 def healthy(bed: Bed) -> bool:
@@ -129,12 +152,24 @@ def admin_token(bed: Bed) -> str:
                 "scope": {"project": {"name": info["admin_project"], "domain": {"id": "default"}}},
             }
         }
-        status, _, headers = http_json("POST", f"{info['url']}/auth/tokens", body)
+        asked = time.monotonic()
+        status, data, headers = http_json("POST", f"{info['url']}/auth/tokens", body)
         if status != 201:
             raise ServiceError("keystone", f"admin token request answered {status}")
         token = headers["X-Subject-Token"]
-        _tokens[info["url"]] = (token, time.monotonic() + 3000)
+        # Kept until shortly before it expires: with a short TESTBED_TOKEN_EXPIRATION a
+        # later service start must not present an expired token.
+        lifetime = (_expires_at(data) - _issued_at(data)).total_seconds()
+        _tokens[info["url"]] = (token, asked + max(lifetime - TOKEN_MARGIN, 0.0))
         return token
+
+
+def _expires_at(data: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(data["token"]["expires_at"]).replace("Z", "+00:00"))
+
+
+def _issued_at(data: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(data["token"]["issued_at"]).replace("Z", "+00:00"))
 
 
 def api(
@@ -163,27 +198,41 @@ def project_id(bed: Bed, name: str, *, create: bool = False) -> str:
     return str(project["id"])
 
 
-def _role_id(bed: Bed, name: str) -> str:
+def role_id(bed: Bed, name: str) -> str:
+    """The id of role ``name``, created if absent."""
     role = _find(bed, "roles", name)
     if role is None:
         role = api(bed, "POST", "/roles", {"role": {"name": name}})["role"]
     return str(role["id"])
 
 
-def _ensure_user(bed: Bed, name: str, password: str) -> str:
-    user = _find(bed, "users", name)
+def _ensure_user(bed: Bed, name: str, password: str, domain: str = "default") -> str:
+    user = _find(bed, "users", name, f"&domain_id={domain}")
     if user is None:
         user = api(
             bed,
             "POST",
             "/users",
-            {"user": {"name": name, "password": password, "domain_id": "default"}},
+            {"user": {"name": name, "password": password, "domain_id": domain}},
         )["user"]
     return str(user["id"])
 
 
+def domain_admin(bed: Bed, domain: str, user: str) -> tuple[str, str]:
+    """Domain ``domain`` (created if absent) and ``user`` in it with ``admin`` on it: the ids
+    of both. The user's password is the testbed secret ``keystone-user-USER``."""
+    found = _find(bed, "domains", domain)
+    if found is None:
+        found = api(bed, "POST", "/domains", {"domain": {"name": domain}})["domain"]
+    domain_id = str(found["id"])
+    password = bed.secret(f"keystone-user-{user}", f"testbed-{user}")
+    user_id = _ensure_user(bed, user, password, domain_id)
+    api(bed, "PUT", f"/domains/{domain_id}/users/{user_id}/roles/{role_id(bed, 'admin')}")
+    return domain_id, user_id
+
+
 def _grant(bed: Bed, user_id: str, project: str, role: str) -> None:
-    api(bed, "PUT", f"/projects/{project}/users/{user_id}/roles/{_role_id(bed, role)}")
+    api(bed, "PUT", f"/projects/{project}/users/{user_id}/roles/{role_id(bed, role)}")
 
 
 def service_user(bed: Bed, name: str) -> str:

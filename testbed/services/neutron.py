@@ -27,7 +27,11 @@ PHYSNET = "physnet1"
 NETWORK = "testbed-net"
 SUBNET = "testbed-subnet"
 CIDR = "10.20.0.0/24"
-REPORT_INTERVAL = 10
+# Agents report every REPORT_INTERVAL seconds and are dead (``is_alive`` false) after
+# AGENT_DOWN_TIME without a report (Neutron's defaults: 30 and 75), so a test sees a stopped
+# agent go down within half a minute.
+REPORT_INTERVAL = 5
+AGENT_DOWN_TIME = 20
 NOVA_AUTH_OPTIONS = (
     "auth_type", "auth_url", "username", "password", "project_name",
     "user_domain_name", "project_domain_name", "region_name",
@@ -46,6 +50,7 @@ def _server_conf(bed: Bed, base: Path, db_url: str) -> dict[str, dict[str, objec
             "transport_url": rabbitmq.transport_url(bed),
             "api_paste_config": base / "api-paste.ini",
             "state_path": base / "state",
+            "agent_down_time": AGENT_DOWN_TIME,
             "api_workers": 1,
             "rpc_workers": 1,
             # State reports go to the one RPC worker rather than to a process of their own.

@@ -32,6 +32,10 @@ SEED_BOOT = SEED / "nova_boot.py"
 CELLS = SEED / "nova_cells.py"
 # The scheduler maps new compute hosts to the cell (instead of nova-manage discover_hosts).
 DISCOVER_INTERVAL = 2
+# Services report every REPORT_INTERVAL seconds and count as ``down`` after SERVICE_DOWN_TIME
+# without a report (Nova's defaults: 10 and 60), so a stopped compute shows down quickly.
+REPORT_INTERVAL = 5
+SERVICE_DOWN_TIME = 20
 
 
 def _base_config(bed: Bed, base: Path, databases: dict[str, str]) -> dict[str, dict[str, object]]:
@@ -51,6 +55,8 @@ def _base_config(bed: Bed, base: Path, databases: dict[str, str]) -> dict[str, d
             "vif_plugging_timeout": 0,
             # Periodic tasks (host discovery among them) start at once, not up to 60 s late.
             "periodic_fuzzy_delay": 0,
+            "report_interval": REPORT_INTERVAL,
+            "service_down_time": SERVICE_DOWN_TIME,
         },
         "api_database": {"connection": databases["nova_api"]},
         "database": {"connection": databases["nova"]},

@@ -79,15 +79,21 @@ def start(bed: Bed) -> None:
     )
 
 
-def _query(bed: Bed, port: int, sockets: object, sql: str) -> str:
+def _query(bed: Bed, port: int, sockets: object, sql: str, database: str = "postgres") -> str:
     out = bed.run(
         "postgres",
         "postgres-psql",
-        ["psql", "-h", str(sockets), "-p", str(port), "-U", USER, "-d", "postgres", "-tAc", sql],
+        ["psql", "-h", str(sockets), "-p", str(port), "-U", USER, "-d", database, "-tAc", sql],
         user=USER,
         timeout=30,
     )
     return out.strip()
+
+
+def query(bed: Bed, database: str, sql: str) -> str:
+    """``sql`` run in ``database`` as the superuser; the rows as psql's unaligned text."""
+    info = bed.info("postgres")
+    return _query(bed, info["port"], info["socket_dir"], sql, database)
 
 
 def create_database(bed: Bed, name: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from testbed import faults
 from testbed.bed import Bed, ServiceError, alive, session_members
 from testbed.venv import default_venv
 from tests.support.servers import require
@@ -153,3 +154,83 @@ def test_logged_command_lines_hide_credentials(bed: Bed) -> None:
     logged = (bed.logs / "demo-user.log").read_text()
     assert password not in logged
     assert "***" in logged
+
+
+def test_freeze_and_thaw_reach_the_whole_session(bed: Bed) -> None:
+    proc = bed.spawn("demo", "demo", ["sh", "-c", "sleep 60 & wait"])
+    bed.wait(proc, "child", lambda: len(session_members(proc.pid)) == 2, timeout=10)
+    assert [p.pid for p in faults.freeze(bed, "demo")] == [proc.pid]
+    assert {_state(pid) for pid in session_members(proc.pid)} == {"T"}
+    assert proc.frozen
+    faults.thaw(bed, "demo", "demo")
+    assert "T" not in {_state(pid) for pid in session_members(proc.pid)}
+    assert not proc.frozen
+
+
+def test_stop_keeps_the_record_and_restart_runs_it_again_alike(bed: Bed) -> None:
+    """Same command, added environment and directory; a new pid in place of the old."""
+    workdir = bed.service_dir("demo") / "work"
+    workdir.mkdir()
+    script = 'echo "$TESTBED_DEMO $PWD" >> out; exec sleep 60'
+    first = bed.spawn("demo", "demo", ["sh", "-c", script], env={"TESTBED_DEMO": "x"}, cwd=workdir)
+    other = bed.spawn("other", "other", ["sleep", "60"])
+    bed.wait(first, "output", (workdir / "out").exists, timeout=10)
+    assert [p.pid for p in faults.stop(bed, "demo")] == [first.pid]
+    assert not first.running
+    assert other.running
+    assert [p.pid for p in bed.procs("demo")] == [first.pid]  # still recorded
+    with pytest.raises(ServiceError):
+        faults.freeze(bed, "demo")  # nothing of it runs
+    [second] = faults.restart(bed, "demo", "demo")
+    assert second.pid != first.pid
+    assert second.running
+    assert [p.pid for p in bed.procs("demo")] == [second.pid]
+    bed.wait(second, "output", lambda: len((workdir / "out").read_text().splitlines()) == 2)
+    assert (workdir / "out").read_text() == f"x {workdir}\n" * 2
+    assert Bed(bed.root, bed.venv).procs("demo")[0].pid == second.pid  # in state.json
+
+
+def test_faults_name_only_recorded_processes(bed: Bed) -> None:
+    bed.spawn("demo", "demo", ["sleep", "60"])
+    with pytest.raises(KeyError, match="demo has demo"):
+        faults.stop(bed, "demo", "demo-2")
+    with pytest.raises(KeyError, match="no recorded process nova"):
+        faults.freeze(bed, "nova")
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+def test_cli_fault_verbs_act_on_recorded_processes(bed: Bed) -> None:
+    """Another process (the CLI) freezes, thaws and restarts; this Bed sees its records."""
+    first = bed.spawn("demo", "demo", ["sleep", "60"])
+    frozen = _cli(bed.root, "freeze", "demo", "demo")
+    assert frozen.returncode == 0, frozen.stderr
+    assert f"demo (pid {first.pid})" in frozen.stdout
+    assert _state(first.pid) == "T"
+    assert _cli(bed.root, "thaw", "demo").returncode == 0
+    assert _state(first.pid) != "T"
+    restarted = _cli(bed.root, "restart", "demo")
+    assert restarted.returncode == 0, restarted.stderr
+    [second] = bed.procs("demo")
+    assert second.pid != first.pid
+    assert second.running
+    assert not first.running
+    unknown = _cli(bed.root, "stop", "demo", "nothing-such")
+    assert unknown.returncode == 1
+    assert "no recorded process demo/nothing-such" in unknown.stderr
+
+
+def test_kill_skips_the_graceful_shutdown_that_stop_runs(bed: Bed) -> None:
+    marker = bed.service_dir("demo") / "terminated"
+    script = f"trap 'echo term >> {marker}; exit 0' TERM; echo ready; while :; do sleep 0.1; done"
+    proc = bed.spawn("demo", "demo", ["sh", "-c", script])
+    bed.wait(proc, "trap set", lambda: "ready" in proc.log.read_text(), timeout=10)
+    assert [p.pid for p in faults.kill(bed, "demo")] == [proc.pid]
+    assert session_members(proc.pid) == []
+    assert not marker.exists()
+    [again] = faults.restart(bed, "demo")
+    bed.wait(again, "trap set", lambda: proc.log.read_text().count("ready") == 2, timeout=10)
+    faults.stop(bed, "demo")
+    assert marker.read_text() == "term\n"

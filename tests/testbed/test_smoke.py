@@ -31,6 +31,7 @@ CATALOG_TYPES = {
     "block-storage",
     "metric",
     "alarming",
+    "orchestration",
 }
 
 
@@ -189,6 +190,16 @@ def test_aodh_alarm_fires_its_webhook(bed: Testbed, cloud: connection.Connection
     assert set(body) >= {"alarm_name", "alarm_id", "severity", "previous", "current", "reason"}
     assert body["current"] == "alarm"
     assert aodh.alarm.get(info["alarm_id"])["state"] == "alarm"
+
+
+def test_heat_lists_stacks_and_its_engine(cloud: connection.Connection) -> None:
+    """Stacks through the SDK; the engines through ``GET /services`` (no SDK resource)."""
+    assert isinstance(list(cloud.orchestration.stacks()), list)
+    response = cloud.orchestration.get("/services")
+    assert response.status_code == 200
+    engines = response.json()["services"]
+    assert {e["binary"] for e in engines} == {"heat-engine"}
+    assert "up" in {e["status"] for e in engines}
 
 
 def test_demo_cloud_is_not_admin(bed: Testbed) -> None:
