@@ -13,9 +13,12 @@ TEST_APT := $(RUN_APT) libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-
 # libeatmydata1 turns MariaDB's DDL fsyncs into no-ops (Neutron's migrations: ~5,000).
 TESTBED_APT := postgresql-15 postgresql-client-15 libpq5 mariadb-server rabbitmq-server \
 	libeatmydata1 prometheus prometheus-alertmanager qemu-utils util-linux
+# bench-bridge only: its load generator (bench/wrk_webhooks.lua).
+BENCH_BRIDGE_APT := wrk
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
-	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge
+	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge \
+	apt-bench-bridge
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -40,6 +43,9 @@ apt-test:
 
 apt-testbed:
 	$(call apt_install,$(TESTBED_APT))
+
+apt-bench-bridge:
+	$(call apt_install,$(BENCH_BRIDGE_APT))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -102,7 +108,7 @@ bench-testbed: apt-testbed $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_testbed
 
 # The bridge (python -m alerts) against a private single-node Alertmanager: bench/README.md.
-bench-bridge: apt-test $(VENV)/.installed-test
+bench-bridge: apt-test apt-bench-bridge $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_bridge
 
 clean:

@@ -1,17 +1,19 @@
 """Benchmark the Aodh -> Alertmanager bridge as a process, against a real Alertmanager.
 
 * **throughput**: accepted webhooks per second and accept latency with 1, 8 and 32 keep-alive
-  clients, each posting Aodh-shaped bodies with distinct alarm ids; the clients run in a
-  separate process (one event loop over raw sockets) so they do not share the bridge's GIL;
+  clients, each posting Aodh-shaped bodies with distinct alarm ids, driven by wrk
+  (``bench/wrk_webhooks.lua``);
 * **end to end**: from a webhook's POST to its alert being listed by Alertmanager;
 * **memory**: RSS and PSS after 100,000 distinct alarms fire, after they resolve, and after
-  another 100,000 fire and resolve (memory must not grow with resolved alarms).
+  another 100,000 fire and resolve (memory must not grow with resolved alarms), posted by a
+  Python client that posts each id exactly once;
+* **baseline**: the same wrk load against Flask on waitress alone (the stack's ceiling).
 
 The bridge runs as ``python -m alerts`` without ``--os-cloud``; Alertmanager is Debian's
 ``prometheus-alertmanager``, single node, on 127.0.0.1 with a receiver that notifies nobody.
 Results: ``bench/results/bridge.{json,md}`` (``bridge-quick.*`` with ``--quick``).
 
-    python -m bench.bench_bridge [--quick] [--alarms 100000] [--profile]
+    python -m bench.bench_bridge [--quick] [--alarms 100000] [--profile] [--skip PHASES]
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ class Plan:
     """Sizes and durations of one run."""
 
     levels: tuple[int, ...] = (1, 8, 32)
-    warmup_s: float = 2.0
-    window_s: float = 10.0
+    warmup_s: int = 2  # wrk takes whole seconds
+    window_s: int = 10
     e2e_alarms: int = 200
     e2e_rate: float = 40.0  # webhooks per second
     e2e_threads: int = 8
@@ -73,10 +75,10 @@ class Plan:
     memory_alarms: int = 100_000
     memory_clients: int = 32
     profile_clients: int = 8
-    profile_s: float = 8.0
+    profile_s: int = 8
 
 
-QUICK = Plan(warmup_s=0.5, window_s=2.0, e2e_alarms=40, memory_alarms=2000, profile_s=3.0)
+QUICK = Plan(warmup_s=1, window_s=2, e2e_alarms=40, memory_alarms=2000, profile_s=3)
 
 
 def log(message: str) -> None:
@@ -223,6 +225,7 @@ def bridge_gauges(bridge: BridgeProcess) -> dict[str, float]:
         "firing": total("aodh_bridge_firing_alarms"),
         "accepted": total("aodh_bridge_webhooks_received_total", outcome="accepted"),
         "sent": total("aodh_bridge_alerts_sent_total", outcome="success"),
+        "transitions": total("aodh_bridge_alarm_transitions_total"),
         "send_errors": total("aodh_bridge_alerts_sent_total", outcome="error"),
     }
 
@@ -242,7 +245,115 @@ def wait_drained(
         time.sleep(0.25)
 
 
-# -- the load generator (a separate process) ---------------------------------------------------
+# -- load generators ---------------------------------------------------------------------------
+#
+# Throughput, the stack-alone baseline and the profile are driven by wrk (a C event loop: a
+# few hundredths of a core at these rates, latency to the microsecond), so the bridge and the
+# bare stack meet the same client and the figures can be checked by hand with the same tool.
+# The memory phase needs each of exactly N alarm ids posted once and answered, which a wrk run
+# (it ends on a clock, with requests in flight) cannot promise: a small Python client posts
+# them (``generate``).
+
+WRK = Path("/usr/bin/wrk")
+WRK_SCRIPT = ROOT / "bench" / "wrk_webhooks.lua"
+WRK_THREADS = 1  # one event loop is far from busy at a few thousand requests a second
+# What an earlier run got wrong, with the measurements: closes every report.
+HISTORY = ROOT / "bench" / "bridge_history.md"
+
+
+def _wrk_latency(raw: dict[str, Any], n: int) -> dict[str, Any] | None:
+    """wrk's histogram (microseconds) in the shape of ``bench.scrape.summary``."""
+    if not n:
+        return None
+    ms = {key: round(value / 1000, 3) for key, value in raw.items()}
+    return {
+        "n": n,
+        "p50_ms": ms["p50"],
+        "p90_ms": ms["p90"],
+        "p99_ms": ms["p99"],
+        "p999_ms": ms["p999"],
+        "max_ms": ms["max"],
+        "mean_ms": ms["mean"],
+    }
+
+
+def run_wrk(
+    hostport: tuple[str, int],
+    clients: int,
+    seconds: int,
+    prefix: str,
+    watch: dict[str, int],
+    *,
+    transition: tuple[str, str] = ("alarm", "ok"),
+) -> dict[str, Any]:
+    """One wrk run: ``clients`` keep-alive connections, one webhook in flight on each, for
+    ``seconds``; CPU of the ``watch`` processes and of wrk itself over the run."""
+    host, port = hostport
+    argv = [
+        str(WRK),
+        f"-t{min(WRK_THREADS, clients)}",
+        f"-c{clients}",
+        f"-d{seconds}s",
+        "--timeout",
+        "30s",  # above the bridge's own 10 s accept timeout: a slow answer is not an error
+        "-s",
+        str(WRK_SCRIPT),
+        f"http://{host}:{port}",
+        "--",
+        prefix,
+        *transition,
+    ]
+    load = loadavg()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = {name: cpu_seconds(pid) for name, pid in watch.items()}
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=seconds + 60, check=False, cwd=ROOT
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"wrk overran its {seconds} s run") from None
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in watch.items()}
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed (exit {done.returncode}): {done.stderr[-500:]}")
+    raw = json.loads(lines[-1])
+    span = raw["duration_us"] / 1e6
+    refused = raw["non_2xx_3xx"]
+    socket_errors = {k: raw[k] for k in ("connect_errors", "read_errors", "write_errors")}
+    accepted = raw["responses"] - refused
+    result: dict[str, Any] = {
+        "clients": clients,
+        "generator": "wrk",
+        "window_s": round(span, 3),
+        "posted": raw["posted"],
+        "responses_in_window": raw["responses"],
+        "non_2xx_3xx": refused,
+        "socket_errors": socket_errors,
+        "timeouts": raw["timeouts"],
+        "errors": refused + raw["timeouts"] + sum(socket_errors.values()),
+        "accepted_per_s": round(accepted / span, 1) if span > 0 else None,
+        "latency": _wrk_latency(raw["latency_us"], raw["responses"]),
+        "generator_cpu_s": round(
+            children1.ru_utime - children0.ru_utime + children1.ru_stime - children0.ru_stime, 3
+        ),
+    }
+    for name, cpu in used.items():
+        result[f"{name}_cpu_s"] = round(cpu, 3)
+        result[f"{name}_cores"] = round(cpu / span, 2) if span else None
+    result["generator_cores"] = round(result["generator_cpu_s"] / span, 2) if span else None
+    result["load_before"] = load
+    result["load_after"] = loadavg()
+    return result
+
+
+def wrk_level(
+    hostport: tuple[str, int], clients: int, plan: Plan, prefix: str, watch: dict[str, int]
+) -> dict[str, Any]:
+    """A warm-up run (new connections, the server's threads and caches warm), then the
+    measured run; only the second is reported."""
+    run_wrk(hostport, clients, plan.warmup_s, f"{prefix}w", {})
+    return run_wrk(hostport, clients, plan.window_s, prefix, watch)
 
 
 def _template(current: str, previous: str) -> bytes:
@@ -262,16 +373,12 @@ class _Conn:
 
 
 def generate(spec: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912 - one event loop
-    """Keep ``clients`` keep-alive connections busy, one request in flight on each.
-
-    Duration mode (``count`` null): a warm-up, then a window whose responses are measured;
-    ``window-start``/``window-end`` are printed when it opens and closes so the parent can
-    read CPU counters at those moments. Count mode: ids 0..count-1, the whole run measured.
-    """
+    """Post alarm ids ``prefix``0 .. ``prefix``count-1 once each over ``clients`` keep-alive
+    connections, one request in flight on each, and wait for every answer."""
     host, port, clients = spec["host"], int(spec["port"]), int(spec["clients"])
     prefix = spec["prefix"].encode()
     template = _template(spec["current"], spec["previous"])
-    count: int | None = spec.get("count")
+    count = int(spec["count"])
     head = f"POST /v1/aodh HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
     sel = selectors.DefaultSelector()
     conns = []
@@ -280,24 +387,14 @@ def generate(spec: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912 - one eve
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conns.append(_Conn(sock))
     began = time.perf_counter()
-    if count is None:
-        w0 = began + float(spec["warmup_s"])
-        w1 = w0 + float(spec["window_s"])
-        window = False
-    else:
-        w0, w1, window = began, float("inf"), True
-        print("window-start", flush=True)
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    t_open = began if window else 0.0
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     sent = 0
-    done_in_window = 0
     errors = 0
 
     def send(conn: _Conn) -> bool:
         nonlocal sent
-        if (count is not None and sent >= count) or time.perf_counter() >= w1:
+        if sent >= count:
             return False
         body = template.replace(b"@ID@", prefix + str(sent).encode())
         sent += 1
@@ -309,15 +406,10 @@ def generate(spec: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912 - one eve
         if send(conn):
             sel.register(conn.sock, selectors.EVENT_READ, conn)
     active = len(sel.get_map())
-    t_close = 0.0
     progress = time.perf_counter()
     while active:
-        now = time.perf_counter()
-        if not window and now >= w0:
-            window, t_open = True, now
-            ru0 = resource.getrusage(resource.RUSAGE_SELF)
-            print("window-start", flush=True)
         events = sel.select(0.05)
+        now = time.perf_counter()
         if events:
             progress = now
         elif now - progress > 30:
@@ -336,85 +428,50 @@ def generate(spec: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912 - one eve
                 conn.need = end + 4 + (int(length.group(1)) if length else 0)
             if len(conn.buf) < conn.need:
                 continue
-            t = time.perf_counter()
             status = conn.buf[9:12].decode()
             del conn.buf[: conn.need]
             conn.need = 0
-            if w0 <= t < w1:
-                done_in_window += 1
-                statuses[status] = statuses.get(status, 0) + 1
-                if status == "202":
-                    latencies.append(t - conn.t0)
-                else:
-                    errors += 1
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == "202":
+                latencies.append(time.perf_counter() - conn.t0)
+            else:
+                errors += 1
             if not send(conn):
                 sel.unregister(conn.sock)
                 active -= 1
-        if window and not t_close and time.perf_counter() >= w1:
-            t_close = time.perf_counter()
-            print("window-end", flush=True)
-    if not t_close:
-        t_close = time.perf_counter()
-        print("window-end", flush=True)
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    span = time.perf_counter() - began
     for conn in conns:
         conn.sock.close()
-    span = t_close - t_open
     return {
         "clients": clients,
+        "generator": "python",
         "sent": sent,
         "window_s": round(span, 3),
-        "responses_in_window": done_in_window,
         "statuses": statuses,
         "errors": errors,
         "accepted_per_s": round(len(latencies) / span, 1) if span > 0 else None,
         "latency": summary(latencies),
-        "generator_cpu_s": round(ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime, 3),
     }
 
 
-def run_generator(
-    spec: dict[str, Any], watch: dict[str, int], timeout: float = 1800.0
-) -> dict[str, Any]:
-    """Run ``generate`` in a child process; CPU of the ``watch`` processes over its window."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_bridge", "--generator", json.dumps(spec)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    before: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    load = loadavg()
-    result: dict[str, Any] | None = None
-    deadline = time.monotonic() + timeout
+def run_generator(spec: dict[str, Any], timeout: float = 1800.0) -> dict[str, Any]:
+    """``generate`` in a child process, so that it does not share the bench's GIL."""
     try:
-        for raw in proc.stdout:
-            line = raw.strip()
-            if line == "window-start":
-                before = {name: cpu_seconds(pid) for name, pid in watch.items()}
-            elif line == "window-end":
-                cpu = {name: cpu_seconds(pid) - before[name] for name, pid in watch.items()}
-            elif line.startswith("{"):
-                result = json.loads(line)
-            if time.monotonic() > deadline:
-                raise RuntimeError("load generator overran")
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if result is None or proc.returncode != 0:
-        raise RuntimeError(f"load generator failed (exit {proc.returncode})")
-    span = result["window_s"]
-    for name, used in cpu.items():
-        result[f"{name}_cpu_s"] = round(used, 3)
-        result[f"{name}_cores"] = round(used / span, 2) if span else None
-    result["generator_cores"] = round(result["generator_cpu_s"] / span, 2) if span else None
-    result["load_before"] = load
-    result["load_after"] = loadavg()
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.bench_bridge", "--generator", json.dumps(spec)],
+            cwd=ROOT,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("load generator overran") from None
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"load generator failed (exit {done.returncode}): {done.stderr[-500:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
     return result
 
 
@@ -432,22 +489,17 @@ def phase_throughput(workdir: Path, plan: Plan) -> dict[str, Any]:
             for clients in plan.levels:
                 cpu0 = cpu_seconds(bridge.proc.pid)
                 g0 = bridge_gauges(bridge)
-                spec = {
-                    "host": bridge.host,
-                    "port": bridge.port,
-                    "clients": clients,
-                    "prefix": f"tp{clients}-",
-                    "current": "alarm",
-                    "previous": "ok",
-                    "count": None,
-                    "warmup_s": plan.warmup_s,
-                    "window_s": plan.window_s,
-                }
-                level = run_generator(spec, watch)
+                hostport = (bridge.host, bridge.port)
+                level = wrk_level(hostport, clients, plan, f"tp{clients}", watch)
                 drained = wait_drained(bridge)
                 posted = drained["accepted"] - g0["accepted"]
                 used = cpu_seconds(bridge.proc.pid) - cpu0
-                level["posted"] = int(posted)
+                level["accepted_in_level"] = int(posted)
+                # Every webhook must be news to the bridge: one for an alarm already in that
+                # state changes nothing, sends nothing and costs far less (ids reused by
+                # another run would flatter the figures).
+                changed = drained["transitions"] - g0["transitions"]
+                level["transitions_per_webhook"] = round(changed / posted, 3) if posted else None
                 level["drain_after_s"] = drained["drain_s"]
                 level["bridge_cpu_s_per_1000"] = round(used / posted * 1000, 3) if posted else None
                 out["levels"][str(clients)] = level
@@ -565,7 +617,6 @@ def phase_memory(workdir: Path, plan: Plan) -> dict[str, Any]:
         state = workdir / "state-memory" / "state.db"
         try:
             pid = bridge.proc.pid
-            watch = {"bridge": pid, "alertmanager": am.pid}
             steps: list[dict[str, Any]] = [
                 {"step": "started", **smaps_mib(pid), **state_files_mib(state)}
             ]
@@ -586,7 +637,7 @@ def phase_memory(workdir: Path, plan: Plan) -> dict[str, Any]:
                         "previous": previous,
                         "count": plan.memory_alarms,
                     }
-                    load = run_generator(spec, watch)
+                    load = run_generator(spec)
                     drained = wait_drained(bridge, firing=firing)
                     posted += load["sent"]
                     verb = "fired" if current == "alarm" else "resolved"
@@ -661,18 +712,8 @@ def phase_baseline(_workdir: Path, plan: Plan) -> dict[str, Any]:
         port = int(proc.stdout.readline().split()[1])
         levels = {}
         for clients in plan.levels:
-            spec = {
-                "host": "127.0.0.1",
-                "port": port,
-                "clients": clients,
-                "prefix": f"hello{clients}-",
-                "current": "alarm",
-                "previous": "ok",
-                "count": None,
-                "warmup_s": plan.warmup_s,
-                "window_s": plan.window_s,
-            }
-            level = run_generator(spec, {"server": proc.pid})
+            hostport = ("127.0.0.1", port)
+            level = wrk_level(hostport, clients, plan, f"hello{clients}", {"server": proc.pid})
             levels[str(clients)] = level
             lat = level["latency"] or {}
             log(
@@ -754,20 +795,6 @@ def _thread_group(name: str) -> str:
     )
 
 
-def _load_spec(bridge: BridgeProcess, clients: int, prefix: str, window: float) -> dict[str, Any]:
-    return {
-        "host": bridge.host,
-        "port": bridge.port,
-        "clients": clients,
-        "prefix": prefix,
-        "current": "alarm",
-        "previous": "ok",
-        "count": None,
-        "warmup_s": 0.5,
-        "window_s": window,
-    }
-
-
 def thread_breakdown(workdir: Path, plan: Plan, clients: int) -> dict[str, Any]:
     """CPU per bridge thread (no profiler) over a window at ``clients`` clients."""
     am = start_alertmanager(workdir, f"threads-{clients}")
@@ -784,11 +811,11 @@ def thread_breakdown(workdir: Path, plan: Plan, clients: int) -> dict[str, Any]:
             pid = bridge.proc.pid
             marks: dict[str, dict[int, int]] = {}
 
-            spec = _load_spec(bridge, clients, f"thr{clients}-", plan.profile_s)
             before = thread_cpu_ns(pid)
             total0 = cpu_seconds(pid)
-            load = run_generator(spec, {"bridge": pid})
-            wait_drained(bridge)
+            g0 = bridge_gauges(bridge)
+            load = run_wrk((bridge.host, bridge.port), clients, plan.profile_s, f"thr{clients}", {})
+            posted = wait_drained(bridge)["accepted"] - g0["accepted"]
             marks["after"] = thread_cpu_ns(pid)
             total = cpu_seconds(pid) - total0
         finally:
@@ -799,11 +826,10 @@ def thread_breakdown(workdir: Path, plan: Plan, clients: int) -> dict[str, Any]:
     for tid, ns in marks["after"].items():
         name = _thread_group(known.get(str(tid), "other"))
         groups[name] = groups.get(name, 0.0) + (ns - before.get(tid, 0)) / 1e9
-    posted = load["sent"]
     return {
         "clients": clients,
         "accepted_per_s": load["accepted_per_s"],
-        "webhooks": posted,
+        "webhooks": int(posted),
         "bridge_cpu_s": round(total, 3),
         "ms_per_webhook": {
             k: round(v / posted * 1000, 3) for k, v in sorted(groups.items(), key=lambda i: -i[1])
@@ -821,9 +847,10 @@ def phase_profile(workdir: Path, plan: Plan) -> dict[str, Any]:
             workdir, "profile", f"http://127.0.0.1:{am.port}", _wrapper(stats_path, None)
         )
         try:
-            spec = _load_spec(bridge, plan.profile_clients, "prof-", plan.profile_s)
-            load = run_generator(spec, {"bridge": bridge.proc.pid})
-            wait_drained(bridge)
+            g0 = bridge_gauges(bridge)
+            hostport = (bridge.host, bridge.port)
+            load = run_wrk(hostport, plan.profile_clients, plan.profile_s, "prof", {})
+            posted = wait_drained(bridge)["accepted"] - g0["accepted"]
         finally:
             bridge.stop()
     finally:
@@ -851,7 +878,7 @@ def phase_profile(workdir: Path, plan: Plan) -> dict[str, Any]:
         "clients": plan.profile_clients,
         "window_s": plan.profile_s,
         "accepted_per_s_under_profiler": load["accepted_per_s"],
-        "webhooks": load["sent"],
+        "webhooks": int(posted),
         "self_time_total_s": round(total, 2),
         "top_self_time": rows(lambda v: v[2], 30),
         "alerts_cumulative": rows(lambda v: v[3], 25, only=str(ROOT / "alerts")),
@@ -919,6 +946,10 @@ def judge(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _history() -> list[str]:
+    return ["", HISTORY.read_text(encoding="utf-8").rstrip()] if HISTORY.exists() else []
+
+
 def markdown(result: dict[str, Any]) -> str:
     host, v = result["host"], result["versions"]
     lines = [
@@ -926,7 +957,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{result['date']} · {host['cpu_model']} ({host['cpus']} CPUs, nproc {v['nproc']}) · "
         f"kernel {host['kernel']} · Python {v['python']} · Flask {v['flask']} · waitress "
-        f"{v['waitress']} · SQLite {v['sqlite']} · Alertmanager {v['alertmanager']} · bridge "
+        f"{v['waitress']} · SQLite {v['sqlite']} · Alertmanager {v['alertmanager']} · wrk "
+        f"{v.get('wrk', 'unknown')} · bridge "
         f"{v['bridge']} ({v.get('git') or 'no git'}) · whole run {result['duration_s']:.0f} s",
         "",
         f"Reproduce: `{result['command']}`. State DB `synchronous={result['synchronous']}` "
@@ -945,16 +977,19 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "## Throughput and accept latency",
             "",
-            f"Each level: {result['plan']['warmup_s']} s warm-up, then a "
-            f"{result['plan']['window_s']} s window; every client is a keep-alive connection "
-            "with one request in flight, all clients in one separate process (an event loop "
-            "over raw sockets, latency by `time.perf_counter` from send to the last byte of "
-            "the 202). *cores* = CPU seconds / window seconds. *CPU s / 1,000* is the bridge's "
-            "CPU from the level's start until every webhook was applied and delivered. *drain* "
-            "is how long that took after the window closed (apply and delivery lag).",
+            f"Generator: wrk ({WRK_THREADS} thread, `bench/wrk_webhooks.lua`). Each level is "
+            f"a {result['plan']['warmup_s']} s wrk run to warm up, then a "
+            f"{result['plan']['window_s']} s wrk run that is measured; every client is a "
+            "keep-alive connection with one webhook in flight, each webhook with its own alarm "
+            "id. Latency is wrk's (1 µs resolution, from writing the request to the last byte "
+            "of the answer); *errors* counts answers other than 2xx, socket errors and "
+            "timeouts. *cores* = CPU seconds of the measured run / its length, read before and "
+            "after it. *CPU s / 1,000* is the bridge's CPU from the level's start (warm-up "
+            "included) until every webhook was applied and delivered, per webhook accepted in "
+            "that time. *drain* is how long that took after the run (apply and delivery lag).",
             "",
-            "| clients | accepted/s | p50 ms | p99 ms | max ms | non-202 | bridge cores "
-            "| generator cores | Alertmanager cores | bridge CPU s / 1,000 | drain s | load |",
+            "| clients | accepted/s | p50 ms | p99 ms | max ms | errors | bridge cores "
+            "| wrk cores | Alertmanager cores | bridge CPU s / 1,000 | drain s | load |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for clients, lv in tp["levels"].items():
@@ -968,6 +1003,15 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {_num(lv.get('bridge_cpu_s_per_1000'), 2)} | {_num(lv['drain_after_s'], 1)} "
                 f"| {lv['load_before']} |"
             )
+        shown = ", ".join(
+            f"{c}: {_num(lv.get('transitions_per_webhook'), 2)}" for c, lv in tp["levels"].items()
+        )
+        lines += [
+            "",
+            f"Alarm transitions the bridge applied per webhook it accepted, by clients: {shown} "
+            "(1.00: every webhook was news to the bridge; one for an alarm already in that "
+            "state changes nothing, sends nothing and costs about 40 % less CPU).",
+        ]
     e2e = result.get("e2e")
     if e2e and "error" not in e2e:
         ee, acc = e2e.get("end_to_end") or {}, e2e.get("accept") or {}
@@ -999,7 +1043,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"{mem['alarms_per_round']:,} distinct alarms per round, posted by "
             f"{mem['clients']} clients as fast as the bridge accepts them; each step read "
             "after every webhook was applied and every alert delivered (inbox and queue "
-            "empty, firing count as expected). RSS/PSS/anonymous from `smaps_rollup`; the "
+            "empty, firing count as expected). Generator: a Python client (one event loop "
+            "over raw sockets, in its own process), not wrk, because a round must post each "
+            "of exactly N ids once and have every one answered, and a wrk run ends on a clock "
+            "with requests in flight. *posted/s* is over a whole round, ramp-up and tail "
+            "included, against a growing state; the throughput table is the rate. "
+            "RSS/PSS/anonymous from `smaps_rollup`; the "
             "database keeps every alarm's row (resolved ones too) and, for 15 minutes, each "
             "resolution for re-sending.",
             "",
@@ -1026,19 +1075,22 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "## The HTTP stack alone",
             "",
-            "The same load against Flask on waitress (32 threads, as the bridge) whose only "
-            "view reads the body and answers 202: no validation, no SQLite, no other thread. "
-            "This is the ceiling of the stack on this machine at this load.",
+            "The same wrk load (same script, warm-up and window) against Flask on waitress "
+            "(32 threads, as the bridge) whose only view reads the body and answers 202: no "
+            "validation, no SQLite, no other thread. This is the ceiling of the stack on this "
+            "machine at this load.",
             "",
-            "| clients | answered/s | p50 ms | p99 ms | server cores | server CPU ms / request |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| clients | answered/s | p50 ms | p99 ms | errors | server cores "
+            "| wrk cores | server CPU ms / request |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for clients, lv in base["levels"].items():
             lat = lv.get("latency") or {}
             n = (lat.get("n") or 0) or 1
             lines.append(
                 f"| {clients} | {_num(lv['accepted_per_s'])} | {_num(lat.get('p50_ms'), 2)} "
-                f"| {_num(lat.get('p99_ms'), 2)} | {_num(lv.get('server_cores'), 2)} "
+                f"| {_num(lat.get('p99_ms'), 2)} | {lv['errors']} "
+                f"| {_num(lv.get('server_cores'), 2)} | {_num(lv.get('generator_cores'), 2)} "
                 f"| {lv['server_cpu_s'] / n * 1000:.2f} |"
             )
     prof = result.get("profile")
@@ -1048,7 +1100,8 @@ def markdown(result: dict[str, Any]) -> str:
             "## Bridge CPU by thread",
             "",
             "CPU of each thread from `/proc/PID/task/TID/schedstat` (no profiler), over a "
-            "window plus the drain, divided by the webhooks posted in it.",
+            f"{prof['window_s']} s wrk run plus the drain, divided by the webhooks accepted "
+            "in it.",
             "",
             "| clients | accepted/s | thread | CPU ms / webhook |",
             "|---:|---:|---|---:|",
@@ -1060,7 +1113,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "## Profile",
             "",
-            f"The bridge under cProfile on every thread, {prof['clients']} clients for "
+            f"The bridge under cProfile on every thread, {prof['clients']} wrk clients for "
             f"{prof['window_s']} s ({prof['accepted_per_s_under_profiler']}/s under the "
             f"profiler, {prof['webhooks']} webhooks, {prof['self_time_total_s']} s of profiled "
             "time; waiting threads count their wait as self time of the wait call).",
@@ -1083,6 +1136,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for key in failed:
         lines += ["", f"**{key} failed**: {result[key]['error']}"]
+    lines += _history()
     lines.append("")
     return "\n".join(lines)
 
@@ -1102,14 +1156,15 @@ def versions() -> dict[str, Any]:
 
     from alerts import __version__  # noqa: PLC0415
 
-    def command(argv: list[str]) -> str | None:
+    def command(argv: list[str], *, check: bool = True) -> str | None:
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=check)
         except (OSError, subprocess.SubprocessError):
             return None
         return (done.stdout or done.stderr).strip() or None
 
     am = command([str(AM_BINARY), "--version"]) or ""
+    wrk = command([str(WRK), "--version"], check=False) or ""  # prints its usage, exits 1
     return {
         "python": platform.python_version(),
         "nproc": command(["nproc"]),
@@ -1117,6 +1172,7 @@ def versions() -> dict[str, Any]:
         "waitress": _version("waitress"),
         "sqlite": sqlite3.sqlite_version,
         "alertmanager": am.split()[2] if am.startswith("alertmanager") else "unknown",
+        "wrk": wrk.split()[1] if wrk.startswith("wrk ") else "unknown",
         "bridge": __version__,
         "git": command(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
     }
@@ -1173,6 +1229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not AM_BINARY.exists():
         log(f"{AM_BINARY} not found (Debian prometheus-alertmanager)")
+        return 2
+    if not WRK.exists():
+        log(f"{WRK} not found (Debian wrk; `make bench-bridge` installs it)")
         return 2
     # SIGTERM runs the finally blocks, which stop the bridge and Alertmanager by PID.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
