@@ -239,7 +239,9 @@ class _TLSChannel(HTTPChannel):  # type: ignore[misc] # waitress has no type inf
             parts.append(part)
 
     def _put_records(self) -> bool:
-        """Move the engine's output to the socket; True once nothing is left waiting."""
+        """Move the engine's output to the socket; True once nothing is left waiting. Bytes
+        going out are activity, as waitress counts them on plain connections: a slow reader
+        of a long answer is not idle."""
         self._records += self._outgoing.read()
         while self._records:
             try:
@@ -247,6 +249,7 @@ class _TLSChannel(HTTPChannel):  # type: ignore[misc] # waitress has no type inf
             except (BlockingIOError, InterruptedError):
                 return False
             del self._records[:sent]
+            self.last_activity = time.time()
         return True
 
     def _abort(self) -> None:
