@@ -15,7 +15,8 @@ TESTBED_APT := postgresql-15 postgresql-client-15 libpq5 mariadb-server rabbitmq
 	libeatmydata1 prometheus prometheus-alertmanager qemu-utils util-linux
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
-	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge
+	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge \
+	bench-servers
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -104,6 +105,11 @@ bench-testbed: apt-testbed $(VENV)/.installed-test
 # The bridge (python -m alerts) against a private single-node Alertmanager: bench/README.md.
 bench-bridge: apt-test $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_bridge
+
+# The bridge's HTTP server, plain and TLS, under wrk (bench/bench_servers.py).
+bench-servers: apt-test $(VENV)/.installed-test
+	$(call apt_install,wrk)
+	$(BIN)/python -m bench.bench_servers
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
