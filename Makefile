@@ -18,7 +18,7 @@ BENCH_BRIDGE_APT := wrk
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
 	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge \
-	apt-bench-bridge
+	apt-bench-bridge bench-servers
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -110,6 +110,11 @@ bench-testbed: apt-testbed $(VENV)/.installed-test
 # The bridge (python -m alerts) against a private single-node Alertmanager: bench/README.md.
 bench-bridge: apt-test apt-bench-bridge $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_bridge
+
+# The bridge's HTTP server, plain and TLS, under wrk (bench/bench_servers.py).
+bench-servers: apt-test $(VENV)/.installed-test
+	$(call apt_install,wrk)
+	$(BIN)/python -m bench.bench_servers
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

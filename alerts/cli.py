@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from alerts.app import create_app  # noqa: PLC0415
     from alerts.bridge import Bridge  # noqa: PLC0415
     from alerts.config import redact_url  # noqa: PLC0415
-    from alerts.server import make_server, serve_in_thread  # noqa: PLC0415
+    from alerts.server import Limits, make_server, serve_in_thread  # noqa: PLC0415
     from alerts.store import StoreError  # noqa: PLC0415
 
     flags = parse_flags(argv)
@@ -108,9 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     app = create_app(bridge)
     try:
-        server = make_server(
-            app, config.listen_host, config.listen_port, config.threads, config.web
-        )
+        limits = Limits(config.threads, config.max_connections, config.idle_timeout)
+        server = make_server(app, config.listen_host, config.listen_port, limits, config.web)
     except OSError as exc:
         print(listen_failure(PROG, config.listen_host, config.listen_port, exc), file=sys.stderr)
         return 1

@@ -62,6 +62,8 @@ class BridgeConfig:
     log_level: str = "info"
     log_format: str = "logfmt"
     threads: int = 32
+    max_connections: int = 1000
+    idle_timeout: int = 60  # whole seconds: the HTTP server counts in seconds
 
 
 def _duration_flag(name: str, text: str) -> float:
@@ -111,6 +113,14 @@ def _string_list(section: Section, key: str, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
         raise ConfigError(f"{where}: expected a list of strings")
     return tuple(raw)
+
+
+def _bounded_int(section: Section, key: str, default: int, most: int) -> int:
+    raw = section.value(key)
+    value = default if raw is None else raw
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+        raise ConfigError(f"server.{key}: expected an integer from 1 to {most}")
+    return value
 
 
 def build_config(flags: Flags) -> BridgeConfig:  # noqa: PLR0912,PLR0915 - one pass, one place
@@ -182,10 +192,11 @@ def build_config(flags: Flags) -> BridgeConfig:  # noqa: PLR0912,PLR0915 - one p
         raise ConfigError("state.synchronous: expected full or normal")
     state.finish()
     server = top.section("server")
-    threads = server.value("threads")
-    threads = 32 if threads is None else threads
-    if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 256:
-        raise ConfigError("server.threads: expected an integer from 1 to 256")
+    threads = _bounded_int(server, "threads", 32, 256)
+    max_connections = _bounded_int(server, "max_connections", 1000, 10_000)
+    idle = server.duration("idle_timeout", 60.0)
+    if not 1 <= idle <= 3600 or idle != int(idle):
+        raise ConfigError("server.idle_timeout: expected whole seconds from 1s to 1h")
     server.finish()
     top.finish()
     return BridgeConfig(
@@ -212,4 +223,6 @@ def build_config(flags: Flags) -> BridgeConfig:  # noqa: PLR0912,PLR0915 - one p
         log_level=flags.log_level,
         log_format=flags.log_format,
         threads=threads,
+        max_connections=max_connections,
+        idle_timeout=int(idle),
     )

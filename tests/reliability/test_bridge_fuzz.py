@@ -2,6 +2,8 @@
 (JSON with an ``error`` key on /v1/aodh), none drops the connection or the process, and none
 changes the state: nothing accepted, no alarm, empty ``alarms`` and ``inbox`` tables.
 
+The whole suite runs twice: against a bridge on plain HTTP and against one serving TLS.
+
 Every generated request is invalid by construction (a valid webhook would rightly be
 accepted): each carries at least one defect the validator must refuse.
 """
@@ -25,11 +27,13 @@ from hypothesis import strategies as st
 from alerts.payload import MAX_BODY, MAX_NAME, MAX_REASON, SEVERITIES, STATES
 from tests.support.bridge import BridgeProcess, aodh_payload, run_bridge, state_args
 from tests.support.metrics import parse_samples
+from tests.support.tls import tls_web_config
 
 pytestmark = pytest.mark.slow
 
-# Above this, waitress itself refuses the body (text/plain 413) before the app sees it.
-WAITRESS_MAX_BODY = 2 * 1024 * 1024
+# Above this the HTTP server itself refuses the body (text/plain 413) before the app sees it;
+# below it, every refusal is the app's JSON.
+SERVER_MAX_BODY = 8 * 1024 * 1024
 JSON = {"Content-Type": "application/json"}
 REQUIRED = ("alarm_id", "alarm_name", "severity", "previous", "current", "reason")
 FUZZ = settings(
@@ -83,9 +87,7 @@ class Client:
         for reused in (True, False):
             fresh = self._conn is None
             if fresh:
-                self._conn = http.client.HTTPConnection(
-                    self._bridge.host, self._bridge.port, timeout=30
-                )
+                self._conn = self._bridge.connection(timeout=30)
             conn = self._conn
             assert conn is not None
             try:
@@ -135,18 +137,27 @@ class Target:
             assert status in statuses, (status, data[:300])
         assert b"Traceback" not in data
         size = len(body or b"") + sum(len(c) for c in chunks or [])
-        if method != "HEAD" and size <= WAITRESS_MAX_BODY:
+        if method != "HEAD" and size <= SERVER_MAX_BODY:
             assert got.get("content-type", "").startswith("application/json"), (status, got)
             assert "error" in json.loads(data), data[:300]
         assert self.bridge.alive(), self.bridge.logs()[-3000:]
         return status
 
 
-@pytest.fixture(scope="module")
-def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
-    state = tmp_path_factory.mktemp("fuzz") / "state.db"
+@pytest.fixture(scope="module", params=["plain", "tls"])
+def bridge(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BridgeProcess]:
+    """One bridge per mode, every test against it; plain HTTP, then TLS."""
+    workdir = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    extra: list[str] = []
+    tls = None
+    if request.param == "tls":
+        web, tls = tls_web_config(workdir)
+        extra = ["--web.config.file", str(web)]
     # Nothing listens on port 9: no alert may ever exist to be sent.
-    with run_bridge(state_args(state, ["http://127.0.0.1:9"])) as running:
+    args = state_args(workdir / "state.db", ["http://127.0.0.1:9"], *extra)
+    with run_bridge(args, tls=tls) as running:
         yield running
 
 
@@ -409,9 +420,7 @@ def test_odd_paths(target: Target, path: str, method: str) -> None:
     target.refused(valid_body(), JSON, method=method, path=path)
 
 
-@pytest.mark.parametrize(
-    "size", [MAX_BODY + 1, MAX_BODY + 4096, WAITRESS_MAX_BODY + 1, 3 * MAX_BODY]
-)
+@pytest.mark.parametrize("size", [MAX_BODY + 1, MAX_BODY + 4096, 2 * MAX_BODY + 1, 3 * MAX_BODY])
 @pytest.mark.parametrize("chunked", [False, True])
 def test_bodies_over_1mib(target: Target, size: int, chunked: bool) -> None:
     payload: dict[str, Any] = aodh_payload("big")

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -53,10 +54,20 @@ class BridgeProcess:
     port: int
     args: list[str]
     log_lines: list[str] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None  # set: the bridge serves HTTPS, trusted by this context
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
+        """A new connection to the bridge, HTTPS when it serves TLS."""
+        if self.tls is not None:
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=self.tls
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(
         self,
@@ -66,7 +77,7 @@ class BridgeProcess:
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
     ) -> Response:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        conn = self.connection(timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
@@ -117,8 +128,14 @@ def start_bridge(
     listen: str = "127.0.0.1:0",
     ready: bool = True,
     start_timeout: float = 60.0,
+    tls: ssl.SSLContext | None = None,
 ) -> BridgeProcess:
-    """``python -m alerts ARGS``; returns once it listens (and, with ``ready``, is ready)."""
+    """``python -m alerts ARGS``; returns once it listens (and, with ``ready``, is ready).
+
+    ``tls``: the bridge serves HTTPS (its ARGS give the --web.config.file) and the client side
+    trusts its certificate with this context. The bridge is reached at the host of ``listen``,
+    on loopback when that means every interface.
+    """
     cmd = [sys.executable, "-m", "alerts", "--web.listen-address", listen, *args]
     proc = subprocess.Popen(
         cmd,
@@ -148,7 +165,9 @@ def start_bridge(
             proc.kill()
             proc.wait()
             raise AssertionError("bridge did not start:\n" + "\n".join(lines))
-    bridge = BridgeProcess(proc, "127.0.0.1", ports[0], list(args), lines)
+    host = listen.rpartition(":")[0].strip("[]")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - a listen address, mapped to loopback
+    bridge = BridgeProcess(proc, host, ports[0], list(args), lines, tls)
     if ready:
         while bridge.request("GET", "/readyz").status != 200:
             if time.monotonic() > deadline:

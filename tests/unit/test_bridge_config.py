@@ -31,6 +31,13 @@ def test_defaults() -> None:
     assert config.os_cloud is None
     assert config.reconcile_interval == 60.0
     assert config.synchronous == "FULL"
+    assert (config.threads, config.max_connections, config.idle_timeout) == (32, 1000, 60)
+
+
+def test_server_limits(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "server: {threads: 4, max_connections: 50, idle_timeout: 2m}\n")
+    config = build_config(Flags(alertmanager_urls=AM, config_file=path))
+    assert (config.threads, config.max_connections, config.idle_timeout) == (4, 50, 120)
 
 
 def test_file_and_flags_merge_flags_win(tmp_path: Path) -> None:
@@ -69,6 +76,11 @@ def test_file_and_flags_merge_flags_win(tmp_path: Path) -> None:
         ("aodh: {action_match: '('}\n", {}, "aodh.action_match"),
         ("state: {synchronous: off}\n", {}, "state.synchronous"),
         ("server: {threads: 0}\n", {}, "server.threads"),
+        ("server: {max_connections: 0}\n", {}, "server.max_connections"),
+        ("server: {max_connections: true}\n", {}, "server.max_connections"),
+        ("server: {idle_timeout: 500ms}\n", {}, "server.idle_timeout"),
+        ("server: {idle_timeout: 1.5s}\n", {}, "server.idle_timeout"),
+        ("server: {idle_timeout: 2h}\n", {}, "server.idle_timeout"),
         ("alertmanager: {batch_size: -1}\n", {}, "alertmanager.batch_size"),
     ],
 )
