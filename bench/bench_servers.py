@@ -396,7 +396,9 @@ def render(result: dict[str, Any]) -> str:
             cells.append(f"{_median(rates):.1f}" if rates else "—")
         lines.append(f"| {variant} | {cells[0]} | {cells[1]} |")
     lines += ["", "wrk command lines (URL port and run prefix vary per run):", ""]
-    lines += sorted({f"    {r['wrk']}" for r in result["runs"] if "wrk" in r})[:2]
+    for mode in MODES:
+        shown = [r["wrk"] for r in result["runs"] if r.get("mode") == mode and "wrk" in r]
+        lines += [f"    {shown[0]}"] if shown else []
     lines.append("")
     return "\n".join(lines)
 
