@@ -24,7 +24,6 @@ import datetime as dt
 import http.client
 import importlib.metadata
 import json
-import os
 import platform
 import pstats
 import re
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procfs import cpu_seconds, host_info, loadavg, memory_mib, thread_cpu_ns
-from bench.runs import Process, free_port
+from bench.runs import Process, free_port, spawn_bridge
 from bench.scrape import summary
 from testbed.services.alertmanager import BINARY, CONFIG
 from tests.support.bridge import BridgeProcess, aodh_payload
@@ -155,34 +154,13 @@ def bridge_argv(state: Path, am_url: str) -> list[str]:
 def start_bridge(
     workdir: Path, tag: str, am_url: str, command: Sequence[str] | None = None
 ) -> BridgeProcess:
-    """``python -m alerts`` (or ``command``) with its log in a file: a pipe read by the bench
-    would cost the bench's CPU at one line per transition."""
+    """``python -m alerts`` (or ``command``), once it is ready."""
     state = workdir / f"state-{tag}" / "state.db"
     args = bridge_argv(state, am_url)
     argv = [*(command or (sys.executable, "-m", "alerts")), *args]
-    log_path = workdir / f"bridge-{tag}.log"
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    proc, port = spawn_bridge(argv, ROOT, workdir / f"bridge-{tag}.log")
     deadline = time.monotonic() + 60
-    pattern = re.compile(rb"msg=listening url=http://[^ ]*:(\d+)/")
-    while True:
-        match = pattern.search(log_path.read_bytes())
-        if match:
-            break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError(f"bridge did not start: {log_path.read_text()[-2000:]}")
-        time.sleep(0.05)
-    bridge = BridgeProcess(proc, "127.0.0.1", int(match.group(1)), args)
+    bridge = BridgeProcess(proc, "127.0.0.1", port, args)
     while bridge.request("GET", "/readyz").status != 200:
         if time.monotonic() > deadline:
             bridge.stop()

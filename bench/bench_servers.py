@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import io
 import json
-import os
 import re
 import shutil
 import signal
@@ -43,7 +42,7 @@ from typing import Any
 
 from bench.bench_bridge import AM_BINARY, log, start_alertmanager, versions
 from bench.procfs import cpu_seconds, host_info, loadavg
-from bench.runs import Process
+from bench.runs import Process, spawn_bridge
 from tests.support.tls import self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,25 +161,8 @@ def start(setup: Setup, variant: str, mode: str) -> Process:
     if mode == "tls":
         argv += ["--web.config.file", str(workdir / "web.yml")]
     log_path = workdir / f"{tag}.log"
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    pattern = re.compile(rb"msg=listening url=https?://[^ ]*:(\d+)/")
-    deadline = time.monotonic() + 60
-    while (match := pattern.search(log_path.read_bytes())) is None:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError(f"{tag} did not start: {log_path.read_text()[-2000:]}")
-        time.sleep(0.05)
-    return Process(tag, proc, int(match.group(1)), log_path, argv)
+    proc, port = spawn_bridge(argv, cwd, log_path)
+    return Process(tag, proc, port, log_path, argv)
 
 
 def _request(port: int, tls: ssl.SSLContext | None, timeout: float) -> bytes:

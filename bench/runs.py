@@ -8,6 +8,8 @@ collects inside every scrape, so its scrape is its cycle.
 from __future__ import annotations
 
 import math
+import os
+import re
 import socket
 import statistics
 import subprocess
@@ -88,6 +90,32 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+LISTENING = re.compile(rb"msg=listening url=https?://[^ ]*:(\d+)/")
+
+
+def spawn_bridge(argv: list[str], cwd: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a bridge with its log in a file (a pipe read by the bench would cost the bench's
+    CPU at one line per transition); return it and its port once it logs ``listening``."""
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    deadline = time.monotonic() + 60
+    while (match := LISTENING.search(log_path.read_bytes())) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"bridge did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return proc, int(match.group(1))
 
 
 def _spawn(name: str, argv: list[str], port: int, log_path: Path) -> Process:

@@ -4,26 +4,19 @@ waits (and shows it in the metrics), and the returning replica gets everything: 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from alerts.sender import MAX_BACKOFF
-from tests.support.alertmanager_process import Alertmanager, Alertmanagers, alertmanagers
+from tests.support.alertmanager_process import Alertmanager, Alertmanagers
 from tests.support.bridge import BridgeProcess, aodh_payload, run_bridge, state_args
 from tests.support.testbed import poll
 
 pytestmark = pytest.mark.slow
 ALARMS = 200
 RESOLVED = 50  # the first RESOLVED alarms go back to ok after firing
-
-
-@pytest.fixture
-def ams(tmp_path: Path) -> Iterator[Alertmanagers]:
-    with alertmanagers(tmp_path / "am") as pool:
-        yield pool
 
 
 def _post_all(bridge: BridgeProcess, ids: list[str]) -> list[int]:

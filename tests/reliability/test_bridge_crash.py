@@ -16,17 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.alertmanager_process import Alertmanager, Alertmanagers, alertmanagers
+from tests.support.alertmanager_process import Alertmanager, Alertmanagers
 from tests.support.bridge import BridgeProcess, aodh_payload, start_bridge, state_args
 from tests.support.testbed import poll
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def ams(tmp_path: Path) -> Iterator[Alertmanagers]:
-    with alertmanagers(tmp_path / "am") as pool:
-        yield pool
 
 
 @pytest.fixture

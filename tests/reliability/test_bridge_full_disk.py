@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.alertmanager_process import Alertmanagers, alertmanagers
+from tests.support.alertmanager_process import Alertmanagers
 from tests.support.bridge import aodh_payload, run_bridge, state_args
 from tests.support.smallfs import fill, small_tmpfs
 from tests.support.testbed import poll
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def ams(tmp_path: Path) -> Iterator[Alertmanagers]:
-    with alertmanagers(tmp_path / "am") as pool:
-        yield pool
 
 
 @pytest.fixture

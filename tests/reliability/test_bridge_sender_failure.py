@@ -4,23 +4,16 @@ changed from outside (a start time that is not a number), a real error in a real
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.alertmanager_process import Alertmanagers, alertmanagers
+from tests.support.alertmanager_process import Alertmanagers
 from tests.support.bridge import aodh_payload, run_bridge, state_args
 from tests.support.testbed import poll
 
 pytestmark = pytest.mark.slow
 ERRORS = "aodh_bridge_worker_errors_total"
-
-
-@pytest.fixture
-def ams(tmp_path: Path) -> Iterator[Alertmanagers]:
-    with alertmanagers(tmp_path / "am") as pool:
-        yield pool
 
 
 def write(state: Path, sql: str, *args: object) -> None:
