@@ -20,7 +20,7 @@ from typing import Any
 import libvirt
 
 from exporter.collectors.libvirt.collector import LibvirtCollector
-from exporter.exposition import render
+from exporter.exposition import render, render_families
 from exporter.snapshot import GZIP_LEVEL, CollectorStatus, Snapshot
 
 
@@ -117,7 +117,7 @@ _PHASES = {
     "per-domain libvirt reads (_per_domain)": ("collectors/libvirt/collector.py", "_per_domain"),
     "building families (domain_families)": ("collectors/libvirt/families.py", "domain_families"),
     "Snapshot.publish": ("exporter/snapshot.py", "publish"),
-    "text rendering (exposition.render)": ("exporter/exposition.py", "render"),
+    "text rendering (exposition.render_families)": ("exporter/exposition.py", "render_families"),
     "gzip (gzip.compress)": ("gzip.py", "compress"),
 }
 
@@ -129,7 +129,9 @@ def _profile(collector: LibvirtCollector, text_out: Path) -> dict[str, Any]:
     profiler.enable()
     result = collector.collect()
     snapshot.publish(
-        "libvirt", CollectorStatus(success=result.success, has_data=True), render(result.families)
+        "libvirt",
+        CollectorStatus(success=result.success, has_data=True),
+        render_families(result.families),
     )
     profiler.disable()
     wall = time.perf_counter() - t0

@@ -7,7 +7,8 @@ and only when they contain a character that needs it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from exporter.metric import MetricFamily
 
@@ -34,20 +35,51 @@ def format_value(value: float) -> str:
     return repr(value)
 
 
-def render(families: Iterable[MetricFamily]) -> bytes:
-    lines: list[str] = []
-    append = lines.append
+class RenderedFamily(NamedTuple):
+    """One family as text: its two header lines and its samples, kept apart so that parts of
+    several collectors that expose the same family (two clouds, say) merge into one block."""
+
+    name: str
+    header: bytes
+    samples: bytes
+
+
+def _sample_lines(family: MetricFamily) -> list[str]:
+    name = family.name
+    if not family.labelnames:
+        return [f"{name} {format_value(value)}" for _, value in family.rows]
+    # One %-template per family: label names are written once, not once per sample.
+    template = name + "{" + ",".join(f'{k}="%s"' for k in family.labelnames) + "} %s"
+    return [
+        template % (*map(_escape_value, values), format_value(value))
+        for values, value in family.rows
+    ]
+
+
+def render_families(families: Iterable[MetricFamily]) -> list[RenderedFamily]:
+    out: list[RenderedFamily] = []
     for family in families:
         name = family.name
-        append(f"# HELP {name} {_escape_help(family.help)}")
-        append(f"# TYPE {name} {family.type}")
-        if not family.labelnames:
-            for _, value in family.rows:
-                append(f"{name} {format_value(value)}")
-            continue
-        # One %-template per family: label names are written once, not once per sample.
-        template = name + "{" + ",".join(f'{k}="%s"' for k in family.labelnames) + "} %s"
-        for values, value in family.rows:
-            append(template % (*map(_escape_value, values), format_value(value)))
-    append("")
-    return "\n".join(lines).encode("utf-8")
+        header = f"# HELP {name} {_escape_help(family.help)}\n# TYPE {name} {family.type}\n"
+        lines = _sample_lines(family)
+        samples = ("\n".join(lines) + "\n") if lines else ""
+        out.append(RenderedFamily(name, header.encode("utf-8"), samples.encode("utf-8")))
+    return out
+
+
+def join_families(parts: Iterable[Sequence[RenderedFamily]]) -> bytes:
+    """The exposition of several parts: a family present in more than one part is written
+    once, its samples in part order (the text format wants each family in one block)."""
+    blocks: dict[str, list[bytes]] = {}
+    for part in parts:
+        for family in part:
+            block = blocks.get(family.name)
+            if block is None:
+                blocks[family.name] = [family.header, family.samples]
+            else:
+                block.append(family.samples)
+    return b"".join(chunk for block in blocks.values() for chunk in block)
+
+
+def render(families: Iterable[MetricFamily]) -> bytes:
+    return join_families([render_families(families)])

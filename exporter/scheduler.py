@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from exporter.collectors.base import Collection, Collector
-from exporter.exposition import render
+from exporter.exposition import render_families
 from exporter.metric import MetricFamily
 from exporter.snapshot import CollectorStatus, Snapshot
 
@@ -94,7 +94,7 @@ class CollectorRunner:
             return False
         result = cycle.result or Collection(error="no result")
         cycle.result = None  # the snapshot keeps the rendered text; let the families go
-        part = render(result.families)  # rendering is part of what a cycle costs
+        part = render_families(result.families)  # rendering is part of what a cycle costs
         duration = time.monotonic() - cycle.started
         st = self._status
         st.duration = duration

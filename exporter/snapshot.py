@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
-from exporter.exposition import render
+from exporter.exposition import RenderedFamily, join_families, render_families
 from exporter.metric import MetricFamily, counter, gauge
 
 GZIP_LEVEL = 5  # past 5 the body barely shrinks while the render CPU keeps growing
@@ -32,15 +32,17 @@ class CollectorStatus:
 class Snapshot:
     def __init__(self, collectors: Sequence[str]) -> None:
         self._names = tuple(collectors)
-        self._parts: dict[str, bytes] = {}
+        self._parts: dict[str, list[RenderedFamily]] = {}
         self._status = {name: CollectorStatus() for name in self._names}
         self._lock = threading.Lock()
         self._body: tuple[bytes, bytes] = (b"", b"")
         self._rebuild()
 
-    def publish(self, name: str, status: CollectorStatus, part: bytes | None) -> None:
-        """Replace one collector's status and, when ``part`` (its rendered text) is given,
-        its part of the body."""
+    def publish(
+        self, name: str, status: CollectorStatus, part: list[RenderedFamily] | None
+    ) -> None:
+        """Replace one collector's status and, when ``part`` (its rendered families) is
+        given, its part of the body."""
         with self._lock:
             if part is not None:
                 self._parts[name] = part
@@ -56,9 +58,8 @@ class Snapshot:
             return all(s.has_data for s in self._status.values())
 
     def _rebuild(self) -> None:
-        plain = b"".join(
-            [*(self._parts.get(n, b"") for n in self._names), render(self._self_metrics())]
-        )
+        parts = [self._parts.get(n, []) for n in self._names]
+        plain = join_families([*parts, render_families(self._self_metrics())])
         self._body = (plain, gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0))
 
     def _self_metrics(self) -> list[MetricFamily]:

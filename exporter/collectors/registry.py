@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.collectors.libvirt.plugin import PLUGIN as LIBVIRT
+from exporter.collectors.openstack.plugin import PLUGIN as OPENSTACK
 from exporter.collectors.plugin import Plugin
 
-PLUGINS: tuple[Plugin[Any], ...] = (LIBVIRT,)
+PLUGINS: tuple[Plugin[Any], ...] = (LIBVIRT, OPENSTACK)

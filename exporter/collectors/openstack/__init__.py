@@ -1,0 +1,1 @@
+"""The central OpenStack collector: API health, service and agent states, inventory."""

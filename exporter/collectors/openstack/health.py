@@ -1,0 +1,232 @@
+"""The health cycle: catalog probes and service states, every 30 s or less.
+
+Requests grow with services and hypervisors, never with servers. Each service's calls run
+side by side under one deadline, so a frozen Glance costs ``openstack_glance_up 0`` and
+nothing else. ``openstack_<svc>_up`` is 1 only when the service's root answers and every
+authenticated check of it succeeds (openstack-exporter says 1 when any one list call worked).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from exporter.collectors.base import Collection
+from exporter.collectors.openstack import agents, placement
+from exporter.collectors.openstack.catalog import Endpoint, endpoints
+from exporter.collectors.openstack.families import Checked, Scope
+from exporter.collectors.openstack.http import get_json
+from exporter.collectors.openstack.session import CloudSession
+from exporter.collectors.openstack.tasks import Calls, Outcome
+from exporter.metric import MetricFamily
+
+log = logging.getLogger(__name__)
+
+DEADLINE_SHARE = 0.8
+"""Of the cycle's timeout, the part its calls may use: the cycle itself must end in time."""
+
+CINDER_TYPES = ("block-storage", "volumev3", "volume", "volumev2")
+
+# Authenticated checks: (part that turns it off or None, catalog type, SDK proxy, function).
+Check = Callable[[Scope, Any], "list[MetricFamily] | Checked"]
+
+
+def _identity(scope: Scope, identity: Any, *, token: str) -> list[MetricFamily]:
+    """Keystone validates our own token: what every other service asks it to do."""
+    get_json(identity, "/auth/tokens", headers={"X-Subject-Token": token})
+    return []
+
+
+def _glance(scope: Scope, image: Any) -> list[MetricFamily]:
+    get_json(image, "/images", params={"limit": 1})
+    return []
+
+
+CHECKS: tuple[tuple[str | None, str, str, Check], ...] = (
+    ("nova_services", "compute", "compute", agents.nova_services),
+    ("neutron_agents", "network", "network", agents.neutron_agents),
+    ("cinder_services", "block-storage", "block_storage", agents.cinder_services),
+    ("heat_engines", "orchestration", "orchestration", agents.heat_engines),
+    ("placement", "placement", "placement", placement.providers),
+    (None, "image", "image", _glance),
+)
+
+
+class HealthCollector:
+    def __init__(self, session: CloudSession) -> None:
+        self.session = session
+        self.name = f"openstack:{session.config.label}:health"
+        self._calls = Calls()
+        self._known: list[Endpoint] = []
+        """The last catalog seen: probed, and its services reported down, while Keystone
+        cannot give a new one."""
+
+    def collect(self) -> Collection:
+        cfg = self.session.config
+        deadline = time.monotonic() + cfg.health.timeout * DEADLINE_SHARE
+        auth = self._calls.run({"auth": self._auth}, deadline)["auth"]
+        if not auth.ok:
+            log.warning(
+                "keystone failed; services reported down",
+                extra={"cloud": cfg.label, "error": auth.error},
+            )
+            scope = Scope(cfg.cloud, self._region_label(None))
+            families = self._cycle(scope, self._known, None, deadline)
+            return Collection(families, error=f"keystone: {auth.error}")
+        catalog, region, interface, token = auth.value
+        eps = endpoints(catalog, region or None, interface, cfg.skip_services)
+        self._known = eps
+        self.session.route(eps)
+        scope = Scope(cfg.cloud, self._region_label(region))
+        return Collection(self._cycle(scope, eps, token, deadline))
+
+    def _region_label(self, region: str | None) -> str:
+        return region if region is not None else (self.session.config.region or "")
+
+    def _auth(self) -> tuple[list[dict[str, Any]], str, str, str]:
+        catalog = self.session.catalog()
+        return catalog, self.session.region, self.session.interface, self.session.token()
+
+    def _cycle(
+        self, scope: Scope, eps: list[Endpoint], token: str | None, deadline: float
+    ) -> list[MetricFamily]:
+        cfg = self.session.config
+        present = {ep.service_type for ep in eps}
+        calls: dict[str, Callable[[], Any]] = {}
+        if cfg.runs("probes"):
+            for ep in eps:
+                calls[f"probe:{ep.service_type}"] = partial(self._probe, ep)
+        # Which internal name each check speaks for, to fold it into that service's _up.
+        owners: dict[str, str] = {}
+        if token is not None:
+            if "identity" in present:
+                calls["check:identity"] = partial(
+                    self._check, partial(_identity, token=token), scope, "identity"
+                )
+                owners["check:identity"] = "identity"
+            for part, listed, attribute, fn in CHECKS:
+                kind = listed
+                if listed == "block-storage":
+                    kind = next((k for k in CINDER_TYPES if k in present), listed)
+                if kind not in present or (part is not None and not cfg.runs(part)):
+                    continue
+                key = f"check:{part or kind}"
+                calls[key] = partial(self._check, fn, scope, attribute)
+                owners[key] = next(ep.internal_name or "" for ep in eps if ep.service_type == kind)
+        outcomes = self._calls.run(calls, deadline)
+        return self._families(scope, eps, token is not None, outcomes, owners)
+
+    def _check(self, fn: Check, scope: Scope, attribute: str) -> list[MetricFamily] | Checked:
+        return fn(scope, self.session.proxy(attribute))
+
+    def _probe(self, ep: Endpoint) -> int:
+        """Unauthenticated GET of the service's root (its version document)."""
+        conn = self.session.connection()
+        response = conn.session.get(
+            ep.probe_url,
+            authenticated=False,
+            raise_exc=False,
+            timeout=self.session.config.api_timeout,
+        )
+        return int(response.status_code)
+
+    def _families(
+        self,
+        scope: Scope,
+        eps: list[Endpoint],
+        authenticated: bool,
+        outcomes: dict[str, Outcome],
+        owners: dict[str, str],
+    ) -> list[MetricFamily]:
+        probe_labels = ["service_type", "service", "interface", "url"]
+        probe_up = scope.gauge(
+            "openstack_api_probe_up",
+            "Whether the endpoint's root answered 2xx or 3xx without a token.",
+            probe_labels,
+        )
+        probe_code = scope.gauge(
+            "openstack_api_probe_status_code",
+            "HTTP status of the endpoint's root; 0 when it did not answer.",
+            probe_labels,
+        )
+        probe_time = scope.gauge(
+            "openstack_api_probe_duration_seconds",
+            "How long the endpoint's root took to answer (or to fail).",
+            probe_labels,
+        )
+        check_ok = scope.gauge(
+            "openstack_api_check_success",
+            "Whether the authenticated check of the service succeeded in the last cycle.",
+            ["service", "check"],
+        )
+        # Keystone failing leaves nothing else known: its own signal is still 0.
+        healthy: dict[str, bool] = {} if authenticated else {"identity": False}
+        for ep in eps:
+            name = ep.internal_name
+            if name is not None:
+                healthy.setdefault(name, authenticated)
+            outcome = outcomes.get(f"probe:{ep.service_type}")
+            if outcome is None:
+                continue
+            code = int(outcome.value) if outcome.ok else 0
+            up = 200 <= code < 400
+            labels = [ep.service_type, ep.service_name, ep.interface, ep.url]
+            probe_up.add(labels, 1.0 if up else 0.0)
+            probe_code.add(labels, float(code))
+            probe_time.add(labels, outcome.seconds)
+            if name is not None and not up:
+                healthy[name] = False
+        families: list[MetricFamily] = []
+        for key, outcome in outcomes.items():
+            if not key.startswith("check:"):
+                continue
+            owner = owners[key]
+            value, error = outcome.value, outcome.error
+            if isinstance(value, Checked):
+                families.extend(value.families)
+                error = error or value.error
+            elif outcome.ok:
+                families.extend(value)
+            if error is not None:
+                healthy[owner] = False
+                log.warning(
+                    "service check failed",
+                    extra={"cloud": scope.base[0], "check": key[6:], "error": error},
+                )
+            check_ok.add([owner, key[6:]], 0.0 if error else 1.0)
+        ups = [
+            scope.value(f"openstack_{name}_up", f"Whether the {name} API is healthy.", float(ok))
+            for name, ok in sorted(healthy.items())
+        ]
+        requests, tokens = self.session.counts()
+        counted = scope.counter(
+            "openstack_exporter_api_requests_total",
+            "HTTP requests this exporter made to the cloud's APIs that got an answer.",
+            ["service_type", "code"],
+        )
+        for (kind, status), n in sorted(requests.items()):
+            counted.add((*scope.base, kind, status), float(n))
+        token_count = scope.counter(
+            "openstack_exporter_token_requests_total",
+            "Keystone token requests (logins) this exporter made.",
+        )
+        token_count.add(scope.base, float(tokens))
+        return [
+            *ups,
+            *families,
+            probe_up.family,
+            probe_code.family,
+            probe_time.family,
+            check_ok.family,
+            counted,
+            token_count,
+        ]
+
+    def fallback(self) -> list[MetricFamily]:
+        return []
+
+    def close(self) -> None:
+        self.session.close()

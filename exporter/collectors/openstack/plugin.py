@@ -1,0 +1,77 @@
+"""The openstack collector as a plug-in: ``--os-cloud``, ``collectors.openstack``, and two
+runners (health, inventory) per cloud, each with its own snapshot part and deadline."""
+
+from __future__ import annotations
+
+import os
+
+from exporter.collectors.openstack.config import OpenStackConfig, read_config
+from exporter.collectors.plugin import Flag, Options, RunnerSpec
+from otb_common.errors import ConfigError
+from otb_common.section import Section
+
+OS_CLOUD = Flag(
+    "--os-cloud",
+    metavar="NAME",
+    help="cloud in clouds.yaml (default $OS_CLOUD)",
+)
+
+
+class OpenStackPlugin:
+    """Off by default: it runs once per cloud, centrally, not on every hypervisor."""
+
+    name = "openstack"
+    enabled_by_default = False
+    flags = (OS_CLOUD,)
+
+    def configure(self, section: Section, options: Options, enabled: bool) -> OpenStackConfig:
+        config = read_config(
+            section, options.get(OS_CLOUD.dest), os.environ.get("OS_CLOUD"), enabled
+        )
+        if enabled:
+            for cloud in config.clouds:
+                check_cloud(cloud.cloud)
+        return config
+
+    def runners(self, config: OpenStackConfig) -> list[RunnerSpec]:
+        from exporter.collectors.openstack.health import (  # noqa: PLC0415 - openstacksdk loads only where this collector runs
+            HealthCollector,
+        )
+        from exporter.collectors.openstack.inventory import (  # noqa: PLC0415 - as above
+            InventoryCollector,
+        )
+        from exporter.collectors.openstack.session import (  # noqa: PLC0415 - as above
+            CloudSession,
+        )
+
+        specs: list[RunnerSpec] = []
+        for cloud in config.clouds:
+            session = CloudSession(cloud)
+            specs.append(RunnerSpec(HealthCollector(session), *cloud.health))
+            if cloud.inventory_enabled:
+                specs.append(RunnerSpec(InventoryCollector(session), *cloud.inventory))
+        return specs
+
+
+def check_cloud(name: str) -> None:
+    """A cloud clouds.yaml lacks is a config error (exit 2), found before serving; whether
+    its Keystone answers is for the cycles to find out."""
+    try:
+        import openstack.config  # noqa: PLC0415 - openstacksdk loads only where a cloud is used
+        from openstack.config.exceptions import (  # noqa: PLC0415 - as above
+            OpenStackConfigException,
+        )
+    except ImportError:
+        raise ConfigError(
+            "collectors.openstack: openstacksdk is not installed (pip install openstacksdk)"
+        ) from None
+    try:
+        openstack.config.OpenStackConfig().get_one(cloud=name)
+    except OpenStackConfigException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "not usable"
+        raise ConfigError(f"collectors.openstack: cloud {name!r}: {first}") from None
+    except OSError as exc:
+        raise ConfigError(f"collectors.openstack: clouds.yaml: {exc.strerror or exc}") from None
+
+
+PLUGIN = OpenStackPlugin()
