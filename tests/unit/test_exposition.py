@@ -10,7 +10,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import format_value, render
+from exporter.exposition import RenderedFamily, format_value, join_families, render, render_families
 from exporter.metric import MetricFamily, counter, gauge
 
 ROWS = [
@@ -94,3 +94,19 @@ def test_format_value_special_cases() -> None:
 def test_invalid_families_are_refused(name: str, kind: str, labels: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match=r"invalid|must end|unsupported"):
         MetricFamily(name, "h", kind, labels)
+
+
+def _cloud_part(cloud: str) -> list[RenderedFamily]:
+    up = gauge("svc_up", "Up.", ["cloud"])
+    up.add([cloud], 1.0)
+    return render_families([up, gauge(f"only_{cloud}", "Only here.", value=2.0)])
+
+
+def test_parts_sharing_a_family_merge_into_one_block() -> None:
+    text = join_families([_cloud_part("a"), _cloud_part("b")]).decode()
+    assert text.count("# TYPE svc_up gauge") == 1
+    lines = text.splitlines()
+    first = lines.index('svc_up{cloud="a"} 1.0')
+    assert lines[first + 1] == 'svc_up{cloud="b"} 1.0'
+    assert "only_a 2.0" in lines
+    assert "only_b 2.0" in lines
