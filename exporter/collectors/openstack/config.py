@@ -67,8 +67,12 @@ def read_cloud(section: Section, cloud: str | None, base: CloudConfig | None) ->
     for key, value in (("region", region), ("interface", interface)):
         if value is not None and (not isinstance(value, str) or not value):
             raise ConfigError(f"{section.path(key)}: expected a non-empty string")
-    if interface is not None and interface.removesuffix("URL") not in INTERFACES:
-        raise ConfigError(f"{section.path('interface')}: expected one of {', '.join(INTERFACES)}")
+    if interface is not None:
+        interface = interface.removesuffix("URL")
+        if interface not in INTERFACES:
+            raise ConfigError(
+                f"{section.path('interface')}: expected one of {', '.join(INTERFACES)}"
+            )
     api_timeout = section.duration("api_timeout", base.api_timeout)
     health_section = section.section("health")
     health = read_schedule(health_section, *base.health)

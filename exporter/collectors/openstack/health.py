@@ -22,6 +22,7 @@ from exporter.collectors.openstack.http import get_json
 from exporter.collectors.openstack.session import CloudSession
 from exporter.collectors.openstack.tasks import Calls, Outcome
 from exporter.metric import MetricFamily
+from otb_common.cloud import cloud_errors
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,14 @@ class HealthCollector:
         return Collection(self._cycle(scope, eps, token, deadline))
 
     def _region_label(self, region: str | None) -> str:
-        return region if region is not None else (self.session.config.region or "")
+        """The region of the series: the catalog's answer, else what clouds.yaml says (read
+        without a request), so a failing Keystone does not change the labels."""
+        if region is not None:
+            return region
+        try:
+            return self.session.region
+        except cloud_errors():
+            return self.session.config.region or ""
 
     def _auth(self) -> tuple[list[dict[str, Any]], str, str, str]:
         catalog = self.session.catalog()
