@@ -18,25 +18,30 @@ from exporter.metric import MetricFamily
 HEAT_ENGINES_DOWN = "All heat engines are down"
 
 
-def nova_services(scope: Scope, compute: Any) -> list[MetricFamily]:
+def _service_states(
+    scope: Scope, name: str, service: str, services: Any, with_id: bool
+) -> list[MetricFamily]:
+    """Nova's and Cinder's os-services share their shape; Cinder's rows have no id."""
+    labels = ["hostname", "service", "adminState", "zone", "disabledReason"]
     fam = scope.gauge(
-        "openstack_nova_agent_state",
-        "Whether the Nova service reports in (1) or is down (0); adminState is its status.",
-        ["id", "hostname", "service", "adminState", "zone", "disabledReason"],
+        name,
+        f"Whether the {service} service reports in (1) or is down (0); adminState is its status.",
+        ["id", *labels] if with_id else labels,
     )
-    for svc in compute.services():
-        fam.add(
-            [
-                text(svc.id),
-                text(svc.host),
-                text(svc.binary),
-                text(svc.status),
-                text(svc.availability_zone),
-                text(svc.disabled_reason),
-            ],
-            1.0 if svc.state == "up" else 0.0,
-        )
+    for svc in services:
+        row = [
+            text(svc.host),
+            text(svc.binary),
+            text(svc.status),
+            text(svc.availability_zone),
+            text(svc.disabled_reason),
+        ]
+        fam.add([text(svc.id), *row] if with_id else row, 1.0 if svc.state == "up" else 0.0)
     return [fam.family]
+
+
+def nova_services(scope: Scope, compute: Any) -> list[MetricFamily]:
+    return _service_states(scope, "openstack_nova_agent_state", "Nova", compute.services(), True)
 
 
 def neutron_agents(scope: Scope, network: Any) -> list[MetricFamily]:
@@ -60,23 +65,9 @@ def neutron_agents(scope: Scope, network: Any) -> list[MetricFamily]:
 
 
 def cinder_services(scope: Scope, block_storage: Any) -> list[MetricFamily]:
-    fam = scope.gauge(
-        "openstack_cinder_agent_state",
-        "Whether the Cinder service reports in (1) or is down (0); adminState is its status.",
-        ["hostname", "service", "adminState", "zone", "disabledReason"],
+    return _service_states(
+        scope, "openstack_cinder_agent_state", "Cinder", block_storage.services(), False
     )
-    for svc in block_storage.services():
-        fam.add(
-            [
-                text(svc.host),
-                text(svc.binary),
-                text(svc.status),
-                text(svc.availability_zone),
-                text(svc.disabled_reason),
-            ],
-            1.0 if svc.state == "up" else 0.0,
-        )
-    return [fam.family]
 
 
 def heat_engines(scope: Scope, orchestration: Any) -> list[MetricFamily] | Checked:
