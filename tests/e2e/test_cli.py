@@ -7,20 +7,13 @@ import json
 import subprocess
 import sys
 
-from tests.support.exporter import DEMO_NODE, REPO, run_exporter
+from tests.support.exporter import DEMO_NODE, REPO, run_exporter, run_once
 
 DEAD_URI = "qemu+unix:///system?socket=/nonexistent/libvirt-sock-ro"
 
 
 def _once(uri: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", "--once", "--libvirt.uri", uri, *extra],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_once(["--libvirt.uri", uri, *extra])
 
 
 def test_once_prints_exposition_and_succeeds() -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from openstack import connection
+from openstack.config import loader
 
 from testbed import services
 from testbed.bed import Bed, ServiceError
@@ -65,6 +67,11 @@ class Testbed:
 
     def info(self, service: str) -> dict[str, Any]:
         return self.bed.info(service)
+
+    def connect(self, cloud: str = "testbed") -> connection.Connection:
+        """An openstacksdk connection to one of the clouds of its clouds.yaml."""
+        config = loader.OpenStackConfig(config_files=[str(self.clouds_yaml)])
+        return connection.Connection(config=config.get_one(cloud=cloud))
 
     def close(self) -> None:
         if self.owned:

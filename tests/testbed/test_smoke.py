@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from openstack import connection
 from openstack import exceptions as os_exc
-from openstack.config import loader
 from openstack.identity.v3 import _proxy as identity_v3
 
 from testbed.__main__ import DEFAULT_SERVICES
@@ -40,14 +39,9 @@ def bed(testbed: Testbed) -> Testbed:
     return testbed.need(*DEFAULT_SERVICES)
 
 
-def _connect(bed: Testbed, cloud: str) -> connection.Connection:
-    config = loader.OpenStackConfig(config_files=[str(bed.clouds_yaml)])
-    return connection.Connection(config=config.get_one(cloud=cloud))
-
-
 @pytest.fixture(scope="module")
 def cloud(bed: Testbed) -> Iterator[connection.Connection]:
-    conn = _connect(bed, "testbed")
+    conn = bed.connect("testbed")
     yield conn
     conn.close()
 
@@ -203,7 +197,7 @@ def test_heat_lists_stacks_and_its_engine(cloud: connection.Connection) -> None:
 
 
 def test_demo_cloud_is_not_admin(bed: Testbed) -> None:
-    demo = _connect(bed, "testbed-demo")
+    demo = bed.connect("testbed-demo")
     try:
         assert list(demo.compute.servers()) == []
         with pytest.raises(os_exc.ForbiddenException):
