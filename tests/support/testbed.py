@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from openstack import connection
 from openstack.config import loader
+from openstack.identity.v3 import _proxy as identity_v3
 
 from testbed import services
 from testbed.bed import Bed, ServiceError
@@ -76,6 +77,13 @@ class Testbed:
     def close(self) -> None:
         if self.owned:
             self.bed.stop()
+
+
+def identity(conn: connection.Connection) -> identity_v3.Proxy:
+    """The connection's Keystone proxy, typed as the v3 one the testbed serves."""
+    proxy = conn.identity
+    assert isinstance(proxy, identity_v3.Proxy)
+    return proxy
 
 
 def open_testbed() -> Testbed:

@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 from openstack import connection
 from openstack import exceptions as os_exc
-from openstack.identity.v3 import _proxy as identity_v3
 
 from testbed.__main__ import DEFAULT_SERVICES
-from tests.support.testbed import Testbed, poll
+from tests.support.testbed import Testbed, identity, poll
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -46,16 +45,10 @@ def cloud(bed: Testbed) -> Iterator[connection.Connection]:
     conn.close()
 
 
-def _identity(cloud: connection.Connection) -> identity_v3.Proxy:
-    proxy = cloud.identity
-    assert isinstance(proxy, identity_v3.Proxy)
-    return proxy
-
-
 def test_catalog_lists_every_service_in_one_region(cloud: connection.Connection) -> None:
-    services = {s.id: s.type for s in _identity(cloud).services()}
+    services = {s.id: s.type for s in identity(cloud).services()}
     assert set(services.values()) >= CATALOG_TYPES
-    endpoints = list(_identity(cloud).endpoints())
+    endpoints = list(identity(cloud).endpoints())
     assert {e.region_id for e in endpoints} == {"RegionOne"}
     for service_id, service_type in services.items():
         interfaces = sorted(e.interface for e in endpoints if e.service_id == service_id)
@@ -64,7 +57,7 @@ def test_catalog_lists_every_service_in_one_region(cloud: connection.Connection)
 
 def test_every_endpoint_answers(cloud: connection.Connection) -> None:
     """Each API root answers (version documents may be 200 or 300) from its catalog URL."""
-    for endpoint in _identity(cloud).endpoints(interface="public"):
+    for endpoint in identity(cloud).endpoints(interface="public"):
         response = cloud.session.get(endpoint.url, authenticated=False, raise_exc=False)
         assert response.status_code in (200, 300, 401), (endpoint.url, response.status_code)
 
