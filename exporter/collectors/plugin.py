@@ -1,7 +1,8 @@
-"""What a collector plug-in gives the core: flags, a config section, runners.
+"""What a collector plug-in gives the core: flags, a config section, runners, a check.
 
-The core (cli, config, scheduler, snapshot, server) knows plug-ins only through this protocol,
-so a new collector is a folder under ``exporter/collectors/`` and one line in ``registry.py``.
+The core (cli, config, scheduler, snapshot, server, check) knows plug-ins only through this
+protocol, so a new collector is a folder under ``exporter/collectors/`` and one line in
+``registry.py``.
 """
 
 from __future__ import annotations
