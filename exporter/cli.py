@@ -1,4 +1,5 @@
-"""Command line: Prometheus-style flags, a validated config, then serve (or ``--once``)."""
+"""Command line: Prometheus-style flags, a validated config, then serve (or ``--once``), or,
+with ``check`` first, tell per backend whether it is usable."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from exporter import __version__
+from exporter import __version__, check
 from exporter.collectors.plugin import Plugin, RunnerSpec, declared_flags
 from exporter.collectors.registry import PLUGINS
 from exporter.config import DEFAULT_LISTEN_ADDRESS, Config, Flags, build_config
@@ -27,11 +28,19 @@ from otb_common.flags import (
 from otb_common.logs import setup_logging
 
 PROG = "openstack-telemetry-exporter"
+CHECK = "check"
+"""The one subcommand, given first; the flags after it are the serving ones, unchanged."""
 log = logging.getLogger(PROG)
 
 
 def _parser(plugins: Sequence[Plugin[Any]]) -> OneLineParser:
-    p = OneLineParser(prog=PROG, description="Prometheus exporter for OpenStack hypervisors.")
+    p = OneLineParser(
+        prog=PROG,
+        usage=f"%(prog)s [{CHECK}] [flags]",
+        description="Prometheus exporter for OpenStack hypervisors. With 'check' first: reach "
+        "the backends of every enabled collector once, print one line each (ok, or FAIL and "
+        "why) and exit 0 only when all are ok.",
+    )
     add_web_flags(p, DEFAULT_LISTEN_ADDRESS)
     p.add_argument(
         "--web.telemetry-path",
@@ -136,11 +145,15 @@ def serve(config: Config) -> int:
 
 
 def main(argv: Sequence[str] | None = None, plugins: Sequence[Plugin[Any]] = PLUGINS) -> int:
-    flags = parse_flags(argv, plugins)
+    args = list(sys.argv[1:] if argv is None else argv)
+    checking = args[:1] == [CHECK]
+    flags = parse_flags(args[1:] if checking else args, plugins)
     try:
+        if checking and flags.once:
+            raise ConfigError(f"{CHECK} and --once do not go together")
         config = build_config(flags, plugins)
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level, config.log_format)
-    return serve(config)
+    return check.run(config, sys.stdout) if checking else serve(config)

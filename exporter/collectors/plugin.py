@@ -1,12 +1,14 @@
-"""What a collector plug-in gives the core: flags, a config section, runners.
+"""What a collector plug-in gives the core: flags, a config section, runners, a check.
 
-The core (cli, config, scheduler, snapshot, server) knows plug-ins only through this protocol,
-so a new collector is a folder under ``exporter/collectors/`` and one line in ``registry.py``.
+The core (cli, config, scheduler, snapshot, server, check) knows plug-ins only through this
+protocol, so a new collector is a folder under ``exporter/collectors/`` and one line in
+``registry.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
@@ -15,6 +17,7 @@ from otb_common.errors import ConfigError
 from otb_common.section import Section
 
 C = TypeVar("C")
+T = TypeVar("T")
 
 Options = Mapping[str, str | None]
 """A plug-in's flag values by ``Flag.dest``; None when neither flag nor environment gave one."""
@@ -51,6 +54,17 @@ class RunnerSpec:
     timeout: float
 
 
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of ``openstack-telemetry-exporter check``: is this backend usable, and if not,
+    why, in words an operator acts on (``connection refused``, ``403 forbidden: ...``)."""
+
+    collector: str
+    target: str
+    ok: bool
+    detail: str
+
+
 class Plugin(Protocol[C]):
     """A collector as the core sees it; ``C`` is the plug-in's frozen config type."""
 
@@ -83,6 +97,10 @@ class Plugin(Protocol[C]):
         connects). Collector names must be unique across the process."""
         ...
 
+    # Optional: ``def check(self, config: C) -> Sequence[CheckResult]``. It reaches each
+    # backend once, within the config's own timeouts, and says per backend whether it works;
+    # the ``check`` command prints the results. A plug-in without it is reported as unchecked.
+
 
 @dataclass(frozen=True, slots=True)
 class Configured(Generic[C]):
@@ -94,6 +112,11 @@ class Configured(Generic[C]):
 
     def runners(self) -> Sequence[RunnerSpec]:
         return self.plugin.runners(self.config)
+
+    def check(self) -> Sequence[CheckResult] | None:
+        """The plug-in's check results, or None when it has none."""
+        check: Callable[[Any], Sequence[CheckResult]] | None = getattr(self.plugin, "check", None)
+        return None if check is None else check(self.config)
 
 
 def declared_flags(plugins: Iterable[Plugin[Any]]) -> list[Flag]:
@@ -128,3 +151,27 @@ def read_schedule(section: Section, interval: float, timeout: float) -> Schedule
     if deadline > every:
         raise ConfigError(f"{section.path('timeout')}: must not be longer than the interval")
     return Schedule(every, deadline)
+
+
+def within(seconds: float, fn: Callable[[], T]) -> T:
+    """``fn()`` on a daemon thread, waited for ``seconds`` at most: for a check, whose backend
+    may hang where no timeout of its own applies. Raises what ``fn`` raised, or TimeoutError
+    (the call is left behind; the process ends soon after a check anyway)."""
+    box: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box.append((True, fn()))
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller as raised
+            box.append((False, exc))
+        done.set()
+
+    threading.Thread(target=run, name="check", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"no answer within {seconds:g}s")
+    ok, value = box[0]
+    if not ok:
+        raise value
+    result: T = value
+    return result

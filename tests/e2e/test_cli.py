@@ -7,13 +7,17 @@ import json
 import subprocess
 import sys
 
-from tests.support.exporter import DEMO_NODE, REPO, run_exporter, run_once
+from tests.support.exporter import DEMO_NODE, REPO, run_command, run_exporter
 
 DEAD_URI = "qemu+unix:///system?socket=/nonexistent/libvirt-sock-ro"
 
 
+def _exporter(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_command(args)
+
+
 def _once(uri: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return run_once(["--libvirt.uri", uri, *extra])
+    return _exporter("--once", "--libvirt.uri", uri, *extra)
 
 
 def test_once_prints_exposition_and_succeeds() -> None:
@@ -73,3 +77,27 @@ def test_version_is_the_installed_distribution_version() -> None:
     assert proc.stdout.strip() == f"openstack-telemetry-exporter {version}"
     once = _once(f"test://{DEMO_NODE}")
     assert f'openstack_exporter_build_info{{version="{version}",' in once.stdout
+
+
+def _check(uri: str) -> subprocess.CompletedProcess[str]:
+    return _exporter("check", "--collector.libvirt", "--libvirt.uri", uri)
+
+
+def test_check_reports_the_domains_of_a_working_libvirt() -> None:
+    proc = _check("test:///default")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "libvirt  test:///default  ok  1 domain, 1 running",
+        "1 check, all ok",
+    ]
+
+
+def test_check_of_a_missing_socket_fails_with_libvirt_s_reason() -> None:
+    proc = _check(DEAD_URI)
+    assert proc.returncode == 1
+    line, summary = proc.stdout.splitlines()
+    assert line.startswith(f"libvirt  {DEAD_URI}  FAIL  ")
+    assert "/nonexistent/libvirt-sock-ro" in line
+    assert "No such file or directory" in line
+    assert summary == "1 of 1 check failed"
+    assert "Traceback" not in proc.stderr

@@ -82,12 +82,12 @@ def _environ(env: Mapping[str, str] | None) -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
 
 
-def run_once(
+def run_command(
     args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 120.0
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m exporter --once ARGS``: the exposition on stdout, the log on stderr."""
+    """``python -m exporter ARGS`` to its end, its output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "exporter", "--once", *args],
+        [sys.executable, "-m", "exporter", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -95,6 +95,13 @@ def run_once(
         timeout=timeout,
         check=False,
     )
+
+
+def run_once(
+    args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m exporter --once ARGS``: the exposition on stdout, the log on stderr."""
+    return run_command(["--once", *args], env, timeout)
 
 
 @contextmanager

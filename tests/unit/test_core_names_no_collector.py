@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CORE = ("cli.py", "config.py", "scheduler.py", "snapshot.py", "server.py")
+CORE = ("cli.py", "config.py", "scheduler.py", "snapshot.py", "server.py", "check.py")
 PLUGIN_API = {"base", "plugin", "registry"}
 PACKAGE = Path(__file__).resolve().parents[2] / "exporter"
 

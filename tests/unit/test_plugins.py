@@ -8,8 +8,6 @@ uses it, only with them as the registry.
 from __future__ import annotations
 
 import dataclasses
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,16 +126,6 @@ def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "config.yml"
     path.write_text(TWO_TARGETS)
     return path
-
-
-@pytest.fixture
-def keep_logging() -> Iterator[None]:
-    """``main`` sets up logging on the root logger; give it back as it was."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_flags_and_switches_come_from_the_plugins() -> None:

@@ -1,10 +1,17 @@
-"""The libvirt collector as a plug-in: its flag, its config section, its runner."""
+"""The libvirt collector as a plug-in: its flag, its config section, its runner, its check."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.collectors.plugin import Flag, Options, RunnerSpec, read_schedule
+from exporter.collectors.plugin import (
+    CheckResult,
+    Flag,
+    Options,
+    RunnerSpec,
+    read_schedule,
+    within,
+)
 from otb_common.section import Section
 
 URI = Flag(
@@ -40,6 +47,42 @@ class LibvirtPlugin:
         )
 
         return [RunnerSpec(LibvirtCollector(config.uri), config.interval, config.timeout)]
+
+    def check(self, config: LibvirtConfig) -> list[CheckResult]:
+        """Open the URI read-only as the collector does and list the domains, within the
+        cycle's timeout (a wedged libvirtd accepts and never answers)."""
+        import libvirt  # noqa: PLC0415 - as in runners
+
+        from exporter.collectors.libvirt.connection import (  # noqa: PLC0415 - as above
+            LibvirtConnection,
+            error_text,
+            redact_uri,
+        )
+
+        def count() -> tuple[int, int]:
+            connection = LibvirtConnection(config.uri)
+            try:
+                domains = connection.get().listAllDomains(0)
+                return len(domains), sum(1 for d in domains if d.isActive())
+            finally:
+                connection.reset()
+
+        target = redact_uri(config.uri)
+        try:
+            total, active = within(config.timeout, count)
+        except libvirt.libvirtError as exc:
+            return [CheckResult(self.name, target, False, error_text(exc))]
+        except TimeoutError:
+            return [
+                CheckResult(
+                    self.name,
+                    target,
+                    False,
+                    f"libvirt gave no answer within {config.timeout:g}s (timeout)",
+                )
+            ]
+        noun = "domain" if total == 1 else "domains"
+        return [CheckResult(self.name, target, True, f"{total} {noun}, {active} running")]
 
 
 PLUGIN = LibvirtPlugin()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -56,6 +57,82 @@ CHECKS: tuple[tuple[str | None, str, str, Check], ...] = (
 )
 
 
+def authenticate(session: CloudSession) -> tuple[list[dict[str, Any]], str, str, str]:
+    """The catalog, region, interface and token: a login unless the token is still good."""
+    catalog = session.catalog()
+    return catalog, session.region, session.interface, session.token()
+
+
+def probe(session: CloudSession, ep: Endpoint) -> int:
+    """Unauthenticated GET of the service's root (its version document): the status."""
+    conn = session.connection()
+    response = conn.session.get(
+        ep.probe_url,
+        authenticated=False,
+        raise_exc=False,
+        timeout=session.config.api_timeout,
+    )
+    return int(response.status_code)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCall:
+    """One call of the cycle: a probe of ``service_type``'s root, or an authenticated check
+    (``name``) that speaks for the service ``owner`` (its internal name) in ``_up``."""
+
+    kind: str
+    service_type: str
+    name: str
+    owner: str
+    fn: Callable[[], Any]
+
+
+def service_calls(
+    session: CloudSession, scope: Scope, eps: list[Endpoint], token: str | None
+) -> dict[str, ServiceCall]:
+    """The probes, and with a token the authenticated checks, that the configuration keeps,
+    by key (``probe:compute``, ``check:nova_services``)."""
+    cfg = session.config
+    present = {ep.service_type for ep in eps}
+    calls: dict[str, ServiceCall] = {}
+    if cfg.runs("probes"):
+        for ep in eps:
+            calls[f"probe:{ep.service_type}"] = ServiceCall(
+                "probe",
+                ep.service_type,
+                "probe",
+                ep.internal_name or "",
+                partial(probe, session, ep),
+            )
+    if token is None:
+        return calls
+    if "identity" in present:
+        calls["check:identity"] = ServiceCall(
+            "check",
+            "identity",
+            "token validation",
+            "identity",
+            partial(_check, session, partial(_identity, token=token), scope, "identity"),
+        )
+    for part, listed, attribute, fn in CHECKS:
+        kind = listed
+        if listed == "block-storage":
+            kind = next((k for k in CINDER_TYPES if k in present), listed)
+        if kind not in present or (part is not None and not cfg.runs(part)):
+            continue
+        owner = next(ep.internal_name or "" for ep in eps if ep.service_type == kind)
+        calls[f"check:{part or kind}"] = ServiceCall(
+            "check", kind, part or kind, owner, partial(_check, session, fn, scope, attribute)
+        )
+    return calls
+
+
+def _check(
+    session: CloudSession, fn: Check, scope: Scope, attribute: str
+) -> list[MetricFamily] | Checked:
+    return fn(scope, session.proxy(attribute))
+
+
 class HealthCollector:
     def __init__(self, session: CloudSession) -> None:
         self.session = session
@@ -95,51 +172,15 @@ class HealthCollector:
             return self.session.config.region or ""
 
     def _auth(self) -> tuple[list[dict[str, Any]], str, str, str]:
-        catalog = self.session.catalog()
-        return catalog, self.session.region, self.session.interface, self.session.token()
+        return authenticate(self.session)
 
     def _cycle(
         self, scope: Scope, eps: list[Endpoint], token: str | None, deadline: float
     ) -> list[MetricFamily]:
-        cfg = self.session.config
-        present = {ep.service_type for ep in eps}
-        calls: dict[str, Callable[[], Any]] = {}
-        if cfg.runs("probes"):
-            for ep in eps:
-                calls[f"probe:{ep.service_type}"] = partial(self._probe, ep)
-        # Which internal name each check speaks for, to fold it into that service's _up.
-        owners: dict[str, str] = {}
-        if token is not None:
-            if "identity" in present:
-                calls["check:identity"] = partial(
-                    self._check, partial(_identity, token=token), scope, "identity"
-                )
-                owners["check:identity"] = "identity"
-            for part, listed, attribute, fn in CHECKS:
-                kind = listed
-                if listed == "block-storage":
-                    kind = next((k for k in CINDER_TYPES if k in present), listed)
-                if kind not in present or (part is not None and not cfg.runs(part)):
-                    continue
-                key = f"check:{part or kind}"
-                calls[key] = partial(self._check, fn, scope, attribute)
-                owners[key] = next(ep.internal_name or "" for ep in eps if ep.service_type == kind)
-        outcomes = self._calls.run(calls, deadline)
+        calls = service_calls(self.session, scope, eps, token)
+        outcomes = self._calls.run({key: call.fn for key, call in calls.items()}, deadline)
+        owners = {key: call.owner for key, call in calls.items() if call.kind == "check"}
         return self._families(scope, eps, token is not None, outcomes, owners)
-
-    def _check(self, fn: Check, scope: Scope, attribute: str) -> list[MetricFamily] | Checked:
-        return fn(scope, self.session.proxy(attribute))
-
-    def _probe(self, ep: Endpoint) -> int:
-        """Unauthenticated GET of the service's root (its version document)."""
-        conn = self.session.connection()
-        response = conn.session.get(
-            ep.probe_url,
-            authenticated=False,
-            raise_exc=False,
-            timeout=self.session.config.api_timeout,
-        )
-        return int(response.status_code)
 
     def _families(
         self,

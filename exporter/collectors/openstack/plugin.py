@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from exporter.collectors.openstack.config import OpenStackConfig, read_config
-from exporter.collectors.plugin import Flag, Options, RunnerSpec
+from exporter.collectors.plugin import CheckResult, Flag, Options, RunnerSpec
 from otb_common.errors import ConfigError
 from otb_common.section import Section
 
@@ -51,6 +51,15 @@ class OpenStackPlugin:
             if cloud.inventory_enabled:
                 specs.append(RunnerSpec(InventoryCollector(session), *cloud.inventory))
         return specs
+
+    def check(self, config: OpenStackConfig) -> list[CheckResult]:
+        """Per cloud: Keystone, then per catalog service its probe, its authenticated checks
+        and whether the role suffices for the inventory's admin calls."""
+        from exporter.collectors.openstack.check import (  # noqa: PLC0415 - as in runners
+            check,
+        )
+
+        return check(self.name, config)
 
 
 def check_cloud(name: str) -> None:

@@ -121,14 +121,19 @@ def snapshots(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     return [scope.value("openstack_cinder_snapshots", "Snapshots of every project.", float(n))]
 
 
+def backend_pools(block: Any) -> list[dict[str, Any]]:
+    """The scheduler's pools with their capabilities (admin or reader role)."""
+    body = get_json(block, "/scheduler-stats/get_pools", params={"detail": "true"})
+    return list(body.get("pools") or ())
+
+
 def pools(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     """Backend pools from the scheduler's stats (admin only)."""
     block = session.proxy("block_storage")
     labels = ["name", "volume_backend_name", "vendor_name"]
     free = scope.gauge("openstack_cinder_pool_capacity_free_gb", "Free capacity (GB).", labels)
     total = scope.gauge("openstack_cinder_pool_capacity_total_gb", "Total capacity (GB).", labels)
-    body = get_json(block, "/scheduler-stats/get_pools", params={"detail": "true"})
-    for pool in body.get("pools") or ():
+    for pool in backend_pools(block):
         caps = pool.get("capabilities") or {}
         values = [
             text(pool.get("name")),
@@ -140,6 +145,13 @@ def pools(scope: Scope, session: CloudSession) -> list[MetricFamily]:
             if isinstance(value, (int, float)):
                 fam.add(values, float(value))
     return [free.family, total.family]
+
+
+def quota_set(block: Any, project_id: str) -> dict[str, Any]:
+    """A project's quotas with usage (another project's: admin or reader role)."""
+    body = get_json(block, f"/os-quota-sets/{project_id}", params={"usage": "true"})
+    quota: dict[str, Any] = body.get("quota_set") or {}
+    return quota
 
 
 def limits(scope: Scope, session: CloudSession) -> list[MetricFamily]:
@@ -158,8 +170,7 @@ def limits(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     }
 
     def one(project: Any) -> tuple[Any, dict[str, Any]]:
-        body = get_json(block, f"/os-quota-sets/{project.id}", params={"usage": "true"})
-        return project, body.get("quota_set") or {}
+        return project, quota_set(block, project.id)
 
     for project, quota in fan_out(one, projects(session)):
         values = [text(project.name), text(project.id)]

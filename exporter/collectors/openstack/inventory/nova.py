@@ -71,6 +71,11 @@ def server_flavor_id(flavor: Any, by_name: dict[str, str]) -> str:
     return text(flavor.get("id"))
 
 
+def every_server(compute: Any, page: int = PAGE) -> Any:
+    """Servers of every project (admin or reader role: a member gets 403)."""
+    return compute.servers(details=True, all_projects=True, limit=page)
+
+
 def servers(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     compute = session.proxy("compute")
     flavor_ids = {f.name: f.id for f in compute.flavors(is_public=None)}
@@ -81,7 +86,7 @@ def servers(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     )
     by_status: dict[str, int] = {}
     total = 0
-    for srv in compute.servers(details=True, all_projects=True, limit=PAGE):
+    for srv in every_server(compute):
         total += 1
         name = text(srv.status)
         by_status[name] = by_status.get(name, 0) + 1
@@ -139,6 +144,12 @@ HYPERVISOR_FAMILIES = (
 )
 
 
+def hypervisor_page(compute: Any, params: dict[str, Any]) -> Any:
+    return get_json(
+        compute, "/os-hypervisors/detail", params=params, microversion=HYPERVISOR_MICROVERSION
+    )
+
+
 def hypervisors(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     """Hypervisor capacity as openstack-exporter reports it (``..._available`` are totals)."""
     compute = session.proxy("compute")
@@ -161,12 +172,7 @@ def hypervisors(scope: Scope, session: CloudSession) -> list[MetricFamily]:
         params: dict[str, Any] = {"limit": PAGE}
         if marker:
             params["marker"] = marker
-        body = get_json(
-            compute,
-            "/os-hypervisors/detail",
-            params=params,
-            microversion=HYPERVISOR_MICROVERSION,
-        )
+        body = hypervisor_page(compute, params)
         page = body.get("hypervisors") or []
         for hv in page:
             host = text((hv.get("service") or {}).get("host"))
@@ -215,6 +221,13 @@ LIMITS = (
 )
 
 
+def project_limits(compute: Any, project_id: str) -> dict[str, Any]:
+    """A project's absolute limits (another project's: admin or reader role)."""
+    body = get_json(compute, "/limits", params={"tenant_id": project_id})
+    absolute: dict[str, Any] = (body.get("limits") or {}).get("absolute") or {}
+    return absolute
+
+
 def limits(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     """Absolute limits of every project (memory in MiB, as openstack-exporter): one request
     per project, a few at a time."""
@@ -232,8 +245,7 @@ def limits(scope: Scope, session: CloudSession) -> list[MetricFamily]:
     }
 
     def one(project: Any) -> tuple[Any, dict[str, Any]]:
-        body = get_json(compute, "/limits", params={"tenant_id": project.id})
-        return project, (body.get("limits") or {}).get("absolute") or {}
+        return project, project_limits(compute, project.id)
 
     for project, absolute in fan_out(one, projects(session)):
         values = [text(project.name), text(project.id)]
