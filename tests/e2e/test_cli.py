@@ -7,20 +7,13 @@ import json
 import subprocess
 import sys
 
-from tests.support.exporter import DEMO_NODE, REPO, run_exporter
+from tests.support.exporter import DEMO_NODE, REPO, run_command, run_exporter
 
 DEAD_URI = "qemu+unix:///system?socket=/nonexistent/libvirt-sock-ro"
 
 
 def _exporter(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_command(args)
 
 
 def _once(uri: str, *extra: str) -> subprocess.CompletedProcess[str]:

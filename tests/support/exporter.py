@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,18 +78,48 @@ def write_config(path: Path, interval: str = "1s", timeout: str = "1s") -> Path:
     return path
 
 
+def _environ(env: Mapping[str, str] | None) -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+
+
+def run_command(
+    args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m exporter ARGS`` to its end, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=_environ(env),
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_once(
+    args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m exporter --once ARGS``: the exposition on stdout, the log on stderr."""
+    return run_command(["--once", *args], env, timeout)
+
+
 @contextmanager
 def run_exporter(
-    args: Sequence[str], ready: bool = True, start_timeout: float = 30.0
+    args: Sequence[str],
+    ready: bool = True,
+    start_timeout: float = 30.0,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[ExporterProcess]:
-    """Run ``python -m exporter ARGS --web.listen-address 127.0.0.1:0``; stop it after."""
+    """Run ``python -m exporter ARGS --web.listen-address 127.0.0.1:0`` (``env`` added to
+    this process's environment); stop it after."""
     cmd = [sys.executable, "-m", "exporter", "--web.listen-address", "127.0.0.1:0", *args]
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=_environ(env),
     )
     lines: list[str] = []
     found = threading.Event()

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from openstack import connection
+from openstack.config import loader
+from openstack.identity.v3 import _proxy as identity_v3
 
 from testbed import services
 from testbed.bed import Bed, ServiceError
@@ -66,9 +69,21 @@ class Testbed:
     def info(self, service: str) -> dict[str, Any]:
         return self.bed.info(service)
 
+    def connect(self, cloud: str = "testbed") -> connection.Connection:
+        """An openstacksdk connection to one of the clouds of its clouds.yaml."""
+        config = loader.OpenStackConfig(config_files=[str(self.clouds_yaml)])
+        return connection.Connection(config=config.get_one(cloud=cloud))
+
     def close(self) -> None:
         if self.owned:
             self.bed.stop()
+
+
+def identity(conn: connection.Connection) -> identity_v3.Proxy:
+    """The connection's Keystone proxy, typed as the v3 one the testbed serves."""
+    proxy = conn.identity
+    assert isinstance(proxy, identity_v3.Proxy)
+    return proxy
 
 
 def open_testbed() -> Testbed:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from openstack import connection
-from openstack.config import loader
 
 from testbed import faults
 from testbed.bed import Bed, answers, http_status
@@ -28,14 +27,9 @@ pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 DOWN_WITHIN = 45.0
 
 
-def _connect(bed: Testbed) -> connection.Connection:
-    config = loader.OpenStackConfig(config_files=[str(bed.clouds_yaml)])
-    return connection.Connection(config=config.get_one(cloud="testbed"))
-
-
 @pytest.fixture
 def cloud(testbed: Testbed) -> Iterator[connection.Connection]:
-    conn = _connect(testbed)
+    conn = testbed.connect()
     yield conn
     conn.close()
 

@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 from openstack import connection
 from openstack import exceptions as os_exc
-from openstack.config import loader
-from openstack.identity.v3 import _proxy as identity_v3
 
 from testbed.__main__ import DEFAULT_SERVICES
-from tests.support.testbed import Testbed, poll
+from tests.support.testbed import Testbed, identity, poll
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -40,28 +38,17 @@ def bed(testbed: Testbed) -> Testbed:
     return testbed.need(*DEFAULT_SERVICES)
 
 
-def _connect(bed: Testbed, cloud: str) -> connection.Connection:
-    config = loader.OpenStackConfig(config_files=[str(bed.clouds_yaml)])
-    return connection.Connection(config=config.get_one(cloud=cloud))
-
-
 @pytest.fixture(scope="module")
 def cloud(bed: Testbed) -> Iterator[connection.Connection]:
-    conn = _connect(bed, "testbed")
+    conn = bed.connect("testbed")
     yield conn
     conn.close()
 
 
-def _identity(cloud: connection.Connection) -> identity_v3.Proxy:
-    proxy = cloud.identity
-    assert isinstance(proxy, identity_v3.Proxy)
-    return proxy
-
-
 def test_catalog_lists_every_service_in_one_region(cloud: connection.Connection) -> None:
-    services = {s.id: s.type for s in _identity(cloud).services()}
+    services = {s.id: s.type for s in identity(cloud).services()}
     assert set(services.values()) >= CATALOG_TYPES
-    endpoints = list(_identity(cloud).endpoints())
+    endpoints = list(identity(cloud).endpoints())
     assert {e.region_id for e in endpoints} == {"RegionOne"}
     for service_id, service_type in services.items():
         interfaces = sorted(e.interface for e in endpoints if e.service_id == service_id)
@@ -70,7 +57,7 @@ def test_catalog_lists_every_service_in_one_region(cloud: connection.Connection)
 
 def test_every_endpoint_answers(cloud: connection.Connection) -> None:
     """Each API root answers (version documents may be 200 or 300) from its catalog URL."""
-    for endpoint in _identity(cloud).endpoints(interface="public"):
+    for endpoint in identity(cloud).endpoints(interface="public"):
         response = cloud.session.get(endpoint.url, authenticated=False, raise_exc=False)
         assert response.status_code in (200, 300, 401), (endpoint.url, response.status_code)
 
@@ -203,7 +190,7 @@ def test_heat_lists_stacks_and_its_engine(cloud: connection.Connection) -> None:
 
 
 def test_demo_cloud_is_not_admin(bed: Testbed) -> None:
-    demo = _connect(bed, "testbed-demo")
+    demo = bed.connect("testbed-demo")
     try:
         assert list(demo.compute.servers()) == []
         with pytest.raises(os_exc.ForbiddenException):

@@ -73,10 +73,12 @@ def read_cloud(section: Section, cloud: str | None, base: CloudConfig | None) ->
             raise ConfigError(
                 f"{section.path('interface')}: expected one of {', '.join(INTERFACES)}"
             )
-    api_timeout = section.duration("api_timeout", base.api_timeout)
     health_section = section.section("health")
     health = read_schedule(health_section, *base.health)
     health_section.finish()
+    # Left out, it follows a short health deadline down, as a timeout follows the interval:
+    # only an api_timeout written here can be too long.
+    api_timeout = section.duration("api_timeout", min(base.api_timeout, health.timeout))
     inventory_section = section.section("inventory")
     inventory = read_schedule(inventory_section, *base.inventory)
     inventory_enabled = inventory_section.boolean("enabled", base.inventory_enabled)
@@ -86,8 +88,13 @@ def read_cloud(section: Section, cloud: str | None, base: CloudConfig | None) ->
             f"{section.path('api_timeout')}: must not be longer than the health timeout "
             f"({health.timeout:g}s), or one hanging request outlives the cycle"
         )
-    skip = _strings(section, "skip_services") if section.value("skip_services") else None
-    disabled = _strings(section, "disable", ALL_PARTS) if section.value("disable") else None
+    # An entry's own list, even an empty one, replaces the top level's.
+    skip = (
+        _strings(section, "skip_services") if section.value("skip_services") is not None else None
+    )
+    disabled = (
+        _strings(section, "disable", ALL_PARTS) if section.value("disable") is not None else None
+    )
     return CloudConfig(
         cloud=name or "",
         region=region if region is not None else base.region,

@@ -61,6 +61,16 @@ SERVER_LABELS = [
 ]
 
 
+def server_flavor_id(flavor: Any, by_name: dict[str, str]) -> str:
+    """From microversion 2.47 a server embeds a copy of its flavor, named ``original_name``
+    and without an id; openstacksdk's ``Flavor.id`` then answers the name. Look the id up by
+    that name, as openstack-exporter does (deleted flavors: "")."""
+    name = flavor.get("original_name")
+    if name:
+        return text(by_name.get(name, ""))
+    return text(flavor.get("id"))
+
+
 def every_server(compute: Any, page: int = PAGE) -> Any:
     """Servers of every project (admin or reader role: a member gets 403)."""
     return compute.servers(details=True, all_projects=True, limit=page)
@@ -80,9 +90,7 @@ def servers(scope: Scope, session: CloudSession) -> list[MetricFamily]:
         total += 1
         name = text(srv.status)
         by_status[name] = by_status.get(name, 0) + 1
-        flavor = srv.flavor or {}
-        flavor_name = flavor.get("original_name") or flavor.get("name")
-        flavor_id = flavor.get("id") or flavor_ids.get(flavor_name, "")
+        flavor_id = server_flavor_id(srv.flavor or {}, flavor_ids)
         status.add(
             [
                 text(srv.id),
