@@ -27,6 +27,9 @@ from otb_common.cloud import cloud_errors
 
 log = logging.getLogger(__name__)
 
+FORBIDDEN = "403 "
+"""How ``describe`` starts a refusal by policy."""
+
 DEADLINE_SHARE = 0.8
 """Of the cycle's timeout, the part its calls may use: the cycle itself must end in time."""
 
@@ -141,6 +144,7 @@ class HealthCollector:
         self._known: list[Endpoint] = []
         """The last catalog seen: probed, and its services reported down, while Keystone
         cannot give a new one."""
+        self._failing: set[str] = set()
 
     def collect(self) -> Collection:
         cfg = self.session.config
@@ -239,12 +243,11 @@ class HealthCollector:
                 error = error or value.error
             elif outcome.ok:
                 families.extend(value)
-            if error is not None:
+            # A 403 is the API answering a policy decision: the service works, our role does
+            # not suffice for this check (its signals are absent, the check says why).
+            if error is not None and not error.startswith(FORBIDDEN):
                 healthy[owner] = False
-                log.warning(
-                    "service check failed",
-                    extra={"cloud": scope.base[0], "check": key[6:], "error": error},
-                )
+            self._log_change(scope.base[0], key[6:], error)
             check_ok.add([owner, key[6:]], 0.0 if error else 1.0)
         ups = [
             scope.value(f"openstack_{name}_up", f"Whether the {name} API is healthy.", float(ok))
@@ -273,6 +276,18 @@ class HealthCollector:
             counted,
             token_count,
         ]
+
+    def _log_change(self, cloud: str, check: str, error: str | None) -> None:
+        """One warning when a check starts failing, one line when it recovers: a service
+        down for an hour is not 120 identical lines."""
+        if error is not None and check not in self._failing:
+            self._failing.add(check)
+            log.warning(
+                "service check failed", extra={"cloud": cloud, "check": check, "error": error}
+            )
+        elif error is None and check in self._failing:
+            self._failing.discard(check)
+            log.info("service check recovered", extra={"cloud": cloud, "check": check})
 
     def fallback(self) -> list[MetricFamily]:
         return []
