@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-RUN_ADDRESS ?= 127.0.0.1:9198
+RUN_ADDRESS ?= 127.0.0.1:10198
 DEMO_NODE := $(CURDIR)/demo/node.xml
 
 RUN_APT := libvirt-dev pkg-config gcc python3-dev python3-venv
@@ -84,7 +84,7 @@ bench: apt-test $(VENV)/.installed-test
 
 # The Aodh -> Alertmanager bridge on this machine (docs/bridge.md): give it your
 # Alertmanager replicas, e.g. `make run-bridge ALERTMANAGER_URLS="http://am-1:9093 http://am-2:9093"`.
-BRIDGE_ADDRESS ?= 127.0.0.1:9199
+BRIDGE_ADDRESS ?= 127.0.0.1:10199
 ALERTMANAGER_URLS ?= http://127.0.0.1:9093
 run-bridge: apt-run $(VENV)/.installed-run
 	@echo "webhook at http://$(BRIDGE_ADDRESS)/v1/aodh, state in .bridge/state.db  (Ctrl-C to stop)"

@@ -17,8 +17,11 @@ from otb_common.logs import LOG_FORMATS, LOG_LEVELS
 from otb_common.section import Section, load_config_file
 from otb_common.webconfig import WebConfig, load_web_config
 
-# Not in Prometheus' default port allocations list, and next to the exporter's :9198.
-DEFAULT_LISTEN_ADDRESS = ":9199"
+# Next to the exporter's 10198; the evidence is in exporter/config.py and docs/deployment.md
+# ("Ports"): free in kolla-ansible, absent from Prometheus' default port allocations list
+# (whose 10200 is Hardware Observer Operator), no IANA name. The old 9199 is that list's
+# Cloudflare exporter.
+DEFAULT_LISTEN_ADDRESS = ":10199"
 DEFAULT_STATE_PATH = "/var/lib/aodh-alertmanager-bridge/state.db"
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _RESERVED_LABELS = ("alertname", "alarm_id", "severity", "source")

@@ -26,14 +26,21 @@ __all__ = [
     "build_config",
 ]
 
-DEFAULT_LISTEN_ADDRESS = ":9198"
+# 10198, and the bridge's 10199 next to it (docs/deployment.md, "Ports"). kolla-ansible (master,
+# 2026-08) deploys nothing in 10000-10999; its openstack-exporter holds 9198, our old default.
+# Prometheus' "Default port allocations" wiki list has 9100-9999 full (9198 is its Logstash
+# exporter, 9199 its Cloudflare exporter) and gives newer exporters 10001 upwards, one by one:
+# 10001-10026 in the latest copy read, up to about 10048 by 2026-08. Its other 10xxx entries
+# are 10080, 10100-10101, 10200-10201 and 10998, so 10198-10199 are unlisted, and neither has
+# an IANA service name (Zabbix holds 10050-10051, Amanda 10080-10083).
+DEFAULT_LISTEN_ADDRESS = ":10198"
 RESERVED_PATHS = frozenset({"/", "/healthz", "/readyz"})
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     listen_host: str = ""
-    listen_port: int = 9198
+    listen_port: int = 10198
     telemetry_path: str = "/metrics"
     web: WebConfig = field(default_factory=WebConfig)
     collectors: tuple[Configured[Any], ...] = ()

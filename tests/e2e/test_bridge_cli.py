@@ -95,9 +95,9 @@ BAD_CONFIG: list[tuple[str, list[str], dict[str, str], str]] = [
     ),
     (
         "bad-listen-address",
-        ["--alertmanager.url", DEAD_AM, "--web.listen-address", "9199"],
+        ["--alertmanager.url", DEAD_AM, "--web.listen-address", "10199"],
         {},
-        "--web.listen-address '9199': expected HOST:PORT",
+        "--web.listen-address '10199': expected HOST:PORT",
     ),
     ("unknown-flag", ["--alertmanager.uri", DEAD_AM], {}, "(see --help)"),
     (

@@ -23,7 +23,7 @@ def config_file(tmp_path: Path, text: str) -> str:
 
 def test_defaults() -> None:
     config = build_config(Flags(alertmanager_urls=AM))
-    assert (config.listen_host, config.listen_port) == ("", 9199)
+    assert (config.listen_host, config.listen_port) == ("", 10199)
     assert config.resend_interval == 60.0
     assert config.resolved_resend_for == 900.0
     assert config.insufficient_data == "keep"

@@ -72,14 +72,14 @@ def test_defaults_and_precedence(tmp_path: Path) -> None:
     assert flagged.of(LIBVIRT).uri == "test:///default"
     assert flagged.enabled == ()
     default = build_config(Flags())
-    assert (default.listen_host, default.listen_port) == ("", 9198)
+    assert (default.listen_host, default.listen_port) == ("", 10198)
     assert default.of(LIBVIRT).uri == "qemu:///system"
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (":9198", ("", 9198)),
+        (":10198", ("", 10198)),
         ("127.0.0.1:1", ("127.0.0.1", 1)),
         ("[::1]:80", ("::1", 80)),
         ("host.example:9000", ("host.example", 9000)),
@@ -89,7 +89,7 @@ def test_listen_address(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["9198", "host:", ":99999", "::1:80", ""])
+@pytest.mark.parametrize("text", ["10198", "host:", ":99999", "::1:80", ""])
 def test_bad_listen_address(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_listen_address(text)

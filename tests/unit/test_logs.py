@@ -30,11 +30,11 @@ def test_logfmt_quotes_what_needs_quoting() -> None:
 
 
 def test_json_is_one_object_per_line() -> None:
-    line = JSONFormatter().format(_record("listening", url="http://127.0.0.1:9198/metrics"))
+    line = JSONFormatter().format(_record("listening", url="http://127.0.0.1:10198/metrics"))
     data = json.loads(line)
     assert data["msg"] == "listening"
     assert data["level"] == "warn"
-    assert data["url"] == "http://127.0.0.1:9198/metrics"
+    assert data["url"] == "http://127.0.0.1:10198/metrics"
     assert data["source"] == "x.py:7"
 
 
