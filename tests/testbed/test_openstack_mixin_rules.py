@@ -44,6 +44,10 @@ FIRE_WITHIN = 180.0
 """Agents are reported down 20-25 s after their last report; then a health cycle, a scrape and
 the shortened ``for``. Generous, for a loaded machine."""
 RECOVER_WITHIN = 180.0
+EVIDENCE = (
+    '{__name__=~"openstack_(nova|neutron|cinder)_agent_state|openstack_[a-z]+_up'
+    '|openstack_exporter_collector_success"}'
+)
 
 # The rules' families that the testbed cannot have, and why: its Neutron runs without the L3
 # service plug-in (no routers, no L3 agents), and Cinder's fake volume driver reports no pools.
@@ -196,6 +200,14 @@ def _shown(alerts: list[dict[str, Any]]) -> list[str]:
     return sorted(f"{a['state']} {a['labels']}" for a in alerts)
 
 
+def _evidence(prom: Prometheus, exporter: ExporterProcess) -> str:
+    """What Prometheus holds of the agents and cycles, and the exporter's last log lines: why
+    a rule did or did not fire."""
+    series = prom.query(EVIDENCE)
+    shown = sorted(f"{s['metric'].pop('__name__')}{s['metric']} {s['value'][1]}" for s in series)
+    return "\n".join(["in Prometheus:", *shown, "exporter log:", *exporter.log_lines[-30:]])
+
+
 def _quiet(prom: Prometheus) -> None:
     """Wait until no alert of the mixin is pending or firing (what a test before may have left
     while the testbed came back)."""
@@ -241,7 +253,9 @@ def test_rules_read_the_exporters_families(prometheus: Prometheus) -> None:
 
 @pytest.mark.testbed
 @pytest.mark.slow
-def test_nothing_fires_on_a_healthy_testbed(prometheus: Prometheus) -> None:
+def test_nothing_fires_on_a_healthy_testbed(
+    exporter: ExporterProcess, prometheus: Prometheus
+) -> None:
     up = f'{{__name__=~"openstack_({"|".join(APIS)})_up"}} == 1'
     poll(
         "every API reported up",
@@ -258,7 +272,7 @@ def test_nothing_fires_on_a_healthy_testbed(prometheus: Prometheus) -> None:
         return all(done[g] >= start[g] + QUIET_EVALUATIONS for g in start)
 
     poll(f"{QUIET_EVALUATIONS} evaluations of every group", watched, timeout=120)
-    assert _shown(seen) == []
+    assert _shown(seen) == [], _evidence(prometheus, exporter)
     rules = prometheus.rules()
     failing = [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"]
     assert failing == []
@@ -267,16 +281,21 @@ def test_nothing_fires_on_a_healthy_testbed(prometheus: Prometheus) -> None:
 
 @pytest.mark.testbed
 @pytest.mark.slow
-def test_glance_stopped_fires_glance_is_down(bed: Testbed, prometheus: Prometheus) -> None:
+def test_glance_stopped_fires_glance_is_down(
+    bed: Testbed, exporter: ExporterProcess, prometheus: Prometheus
+) -> None:
     _quiet(prometheus)
     seen: dict[str, list[str]] = {}
     try:
         faults.stop(bed.bed, "glance")
-        [alert] = poll(
-            "OpenStackGlanceIsDown firing",
-            lambda: _firing(prometheus, "OpenStackGlanceIsDown", seen),
-            timeout=FIRE_WITHIN,
-        )
+        try:
+            [alert] = poll(
+                "OpenStackGlanceIsDown firing",
+                lambda: _firing(prometheus, "OpenStackGlanceIsDown", seen),
+                timeout=FIRE_WITHIN,
+            )
+        except pytest.fail.Exception:
+            pytest.fail(f"not firing: {seen}\n{_evidence(prometheus, exporter)}", pytrace=False)
         others = _shown(
             [a for a in _active(prometheus) if a["labels"]["alertname"] != "OpenStackGlanceIsDown"]
         )
@@ -297,7 +316,9 @@ def test_glance_stopped_fires_glance_is_down(bed: Testbed, prometheus: Prometheu
 
 @pytest.mark.testbed
 @pytest.mark.slow
-def test_agents_out_of_service_fire_the_agent_rules(bed: Testbed, prometheus: Prometheus) -> None:
+def test_agents_out_of_service_fire_the_agent_rules(
+    bed: Testbed, exporter: ExporterProcess, prometheus: Prometheus
+) -> None:
     _quiet(prometheus)
     seen: dict[str, list[str]] = {}
     fired: dict[str, dict[str, Any]] = {}
@@ -316,7 +337,8 @@ def test_agents_out_of_service_fire_the_agent_rules(bed: Testbed, prometheus: Pr
             poll("the three agent rules firing", all_fired, timeout=FIRE_WITHIN)
         except pytest.fail.Exception:
             pytest.fail(
-                f"fired: {sorted(fired)}; active: {_shown(_active(prometheus))}", pytrace=False
+                f"fired: {sorted(fired)}; states seen: {seen}\n{_evidence(prometheus, exporter)}",
+                pytrace=False,
             )
         others = _shown([a for a in _active(prometheus) if a["labels"]["alertname"] not in fired])
     finally:
