@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.services.alertmanager import BINARY, CONFIG
-from tests.support import alertmanager
+from tests.support import alertmanager, owned
 from tests.support.servers import require
 
 
@@ -52,35 +50,15 @@ class Alertmanager:
             f"--config.file={config}",
             "--log.level=warn",
         ]
-        with (self.base / "alertmanager.log").open("ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = (self.base / "alertmanager.log").read_text(errors="replace")[-2000:]
-                raise AssertionError(f"Alertmanager on {self.url} not ready:\n{tail}")
-            time.sleep(0.05)
+        self.proc = owned.start(
+            argv, self.base / "alertmanager.log", f"{self.url}/-/ready", timeout
+        )
         return self
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:  # noqa: S310
-                return int(resp.status) == 200
-        except OSError:
-            return False
 
     def stop(self) -> None:
         """SIGTERM by PID (SIGKILL after 10 s): an orderly outage, not a crash."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        owned.stop(proc)
 
     def _get(self, path: str) -> bytes:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as resp:  # noqa: S310

@@ -1,9 +1,11 @@
-"""``promtool check metrics`` on an exposition, with the one list of complaints we accept."""
+"""``promtool`` for tests: ``check metrics`` on an exposition, with the one list of complaints we
+accept, and any other subcommand."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 from tests.support.servers import require
 
@@ -49,20 +51,28 @@ OPENSTACK_EXPORTER_NAMES = frozenset(
 )
 
 
-def promtool_complaints(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
-    """What ``promtool check metrics`` says about ``text``, minus ``allowed``, each line once.
-    Skips (a failure under CI) when promtool is not installed."""
-    promtool = shutil.which("promtool")
-    require(promtool is not None, "promtool (Debian package prometheus) is not installed")
-    assert promtool is not None
-    proc = subprocess.run(
-        [promtool, "check", "metrics"],
-        input=text,
+def promtool(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``promtool ARGS`` to its end, output as text. Skips (a failure under CI) when promtool
+    is not installed."""
+    binary = shutil.which("promtool")
+    require(binary is not None, "promtool (Debian package prometheus) is not installed")
+    assert binary is not None
+    return subprocess.run(
+        [binary, *args],
+        input=stdin,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def promtool_complaints(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """What ``promtool check metrics`` says about ``text``, minus ``allowed``, each line once."""
+    proc = promtool("check", "metrics", stdin=text)
     said = dict.fromkeys(line.strip() for line in (proc.stdout + proc.stderr).splitlines())
     left = [line for line in said if line and line not in allowed]
     if proc.returncode != 0 and not said:

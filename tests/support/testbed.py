@@ -20,7 +20,7 @@ from openstack import connection
 from openstack.config import loader
 from openstack.identity.v3 import _proxy as identity_v3
 
-from testbed import services
+from testbed import faults, services
 from testbed.bed import Bed, ServiceError
 from testbed.up import up
 from testbed.venv import VenvError, default_venv, ensure_venv
@@ -120,3 +120,13 @@ def poll(
             return last
         time.sleep(interval)
     pytest.fail(f"{what}: not seen within {timeout:.0f}s (last: {last!r})")
+
+
+def running_again(bed: Bed, service: str, process: str | None = None) -> None:
+    """Whatever a test left stopped or frozen runs again (a restart waits for the service's
+    probe); for the ``finally`` of a test that breaks the testbed on purpose."""
+    for proc in faults.select(bed, service, process):
+        if not proc.running:
+            faults.restart(bed, service, proc.name)
+        elif proc.frozen:
+            faults.thaw(bed, service, proc.name)

@@ -17,9 +17,9 @@ import pytest
 from openstack import connection
 
 from testbed import faults
-from testbed.bed import Bed, answers, http_status
+from testbed.bed import answers, http_status
 from testbed.services import heat
-from tests.support.testbed import Testbed, poll
+from tests.support.testbed import Testbed, poll, running_again
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -39,15 +39,6 @@ def _refused(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _running_again(bed: Bed, service: str, process: str) -> None:
-    """Whatever a failed test left stopped or frozen runs again."""
-    for proc in faults.select(bed, service, process):
-        if not proc.running:
-            faults.restart(bed, service, process)
-        elif proc.frozen:
-            faults.thaw(bed, service, process)
-
-
 def test_a_frozen_api_answers_again_once_thawed(testbed: Testbed) -> None:
     bed = testbed.need("placement").bed
     url = bed.info("placement")["url"]
@@ -61,7 +52,7 @@ def test_a_frozen_api_answers_again_once_thawed(testbed: Testbed) -> None:
         assert not api.frozen
         poll("placement answering after thaw", lambda: answers(url), timeout=30)
     finally:
-        _running_again(bed, "placement", "placement")
+        running_again(bed, "placement", "placement")
 
 
 def test_a_stopped_api_restarts_on_its_port(testbed: Testbed) -> None:
@@ -77,7 +68,7 @@ def test_a_stopped_api_restarts_on_its_port(testbed: Testbed) -> None:
         assert answers(url)
         assert [p.pid for p in bed.procs("placement")] == [new.pid]
     finally:
-        _running_again(bed, "placement", "placement")
+        running_again(bed, "placement", "placement")
 
 
 def _states(cloud: connection.Connection) -> dict[str, bool]:
@@ -112,9 +103,9 @@ def test_daemons_out_of_service_are_reported_down_then_up(
         faults.restart(bed, "neutron", "neutron-ovs-agent")
         poll("all reported up again", lambda: all(_states(cloud).values()), timeout=60)
     finally:
-        _running_again(bed, "nova", "nova-compute")
-        _running_again(bed, "cinder", "cinder-volume")
-        _running_again(bed, "neutron", "neutron-ovs-agent")
+        running_again(bed, "nova", "nova-compute")
+        running_again(bed, "cinder", "cinder-volume")
+        running_again(bed, "neutron", "neutron-ovs-agent")
 
 
 def _heat_services(cloud: connection.Connection) -> tuple[int, Any]:
@@ -154,4 +145,4 @@ def test_heat_without_engines_answers_503_and_lists_a_crashed_one_down(
         faults.restart(bed, "heat", "heat-engine")
         assert poll("only the new engine", lambda: _engines(cloud) == ["up"] or None)
     finally:
-        _running_again(bed, "heat", "heat-engine")
+        running_again(bed, "heat", "heat-engine")
