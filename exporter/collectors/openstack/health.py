@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from http import HTTPStatus
 from typing import Any
+
+import openstack.exceptions as sdk_exc
 
 from exporter.collectors.base import Collection
 from exporter.collectors.openstack import agents, placement
@@ -39,9 +42,21 @@ CINDER_TYPES = ("block-storage", "volumev3", "volume", "volumev2")
 Check = Callable[[Scope, Any], "list[MetricFamily] | Checked"]
 
 
-def _identity(scope: Scope, identity: Any, *, token: str) -> list[MetricFamily]:
-    """Keystone validates our own token: what every other service asks it to do."""
-    get_json(identity, "/auth/tokens", headers={"X-Subject-Token": token})
+def _identity(
+    scope: Scope, identity: Any, *, token: str, current: Callable[[], str]
+) -> list[MetricFamily]:
+    """Keystone validates our own token: what every other service asks it to do.
+
+    A revoked token is answered 401: keystoneauth then logs in and repeats the request with
+    the new token, but the subject is still the old one, which Keystone no longer knows (404).
+    Keystone works and our login too: validate the new token (``current()``, no request)."""
+    try:
+        get_json(identity, "/auth/tokens", headers={"X-Subject-Token": token})
+    except sdk_exc.HttpException as exc:
+        renewed = current()
+        if exc.status_code != HTTPStatus.NOT_FOUND or renewed == token:
+            raise
+        get_json(identity, "/auth/tokens", headers={"X-Subject-Token": renewed})
     return []
 
 
@@ -115,7 +130,13 @@ def service_calls(
             "identity",
             "token validation",
             "identity",
-            partial(_check, session, partial(_identity, token=token), scope, "identity"),
+            partial(
+                _check,
+                session,
+                partial(_identity, token=token, current=session.token),
+                scope,
+                "identity",
+            ),
         )
     for part, listed, attribute, fn in CHECKS:
         kind = listed
