@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from keystoneauth1.identity.base import BaseIdentityPlugin
 
+from exporter.collectors.base import Collection
 from exporter.collectors.openstack.config import CloudConfig
 from exporter.collectors.openstack.health import HealthCollector
 from exporter.collectors.openstack.session import CloudSession
+from exporter.collectors.plugin import Schedule
 from testbed import faults
 from testbed.services import heat
 from tests.support.central import SERVICES, Watch, central_exporter, config_text, running_again
@@ -276,44 +278,74 @@ def test_tokens_are_renewed_once_per_lifetime_without_a_failed_cycle(
         assert "abandoned" not in log
 
 
-def test_a_revoked_token_costs_one_login_and_no_failed_check(
-    testbed: Testbed, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The collector in this process: its token revoked in Keystone, the next cycle gets 401
-    from Keystone, logs in once, and every check of it succeeds."""
+@pytest.fixture
+def in_process(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> Iterator[HealthCollector]:
+    """The health collector in this process, with the fast exporter's settings: its session
+    (and token) at hand."""
     testbed.need(*ALL_SERVICES)
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(testbed.clouds_yaml))
-    session = CloudSession(CloudConfig(cloud="testbed", api_timeout=10.0))
-    collector = HealthCollector(session)
+    config = CloudConfig(cloud="testbed", api_timeout=2.0, health=Schedule(INTERVAL, 2.5))
+    collector = HealthCollector(CloudSession(config))
+    yield collector
+    collector.close()
+
+
+def _rows(collection: Collection, name: str) -> dict[tuple[str, ...], float]:
+    """One family's rows by their labels after cloud and region."""
+    return {
+        labels[2:]: value
+        for fam in collection.families
+        if fam.name == name
+        for labels, value in fam.rows
+    }
+
+
+def test_a_revoked_token_costs_one_login_and_no_failed_check(
+    testbed: Testbed, in_process: HealthCollector
+) -> None:
+    """Its token revoked in Keystone, the next cycle gets 401 from Keystone, logs in once,
+    and every check succeeds (the validation of our token included)."""
+    session = in_process.session
+    first = in_process.collect()
+    assert first.success, first.error
+    assert session.counts()[1] == 1
+    admin = testbed.connect()
     try:
-        first = collector.collect()
-        assert first.success, first.error
-        assert session.counts()[1] == 1
-        admin = testbed.connect()
-        try:
-            revoked = identity(admin).delete(
-                "/auth/tokens", headers={"X-Subject-Token": session.token()}
-            )
-            assert revoked.status_code == 204
-        finally:
-            admin.close()
-        after = collector.collect()
-        assert after.success, after.error
-        assert session.counts()[1] == 2
-        checks = {
-            row[0][2:]: row[1]
-            for fam in after.families
-            if fam.name == "openstack_api_check_success"
-            for row in fam.rows
-        }
-        assert checks, "no authenticated checks"
-        assert all(v == 1 for v in checks.values()), checks
-        ups = {
-            fam.name: fam.rows[0][1]
-            for fam in after.families
-            if fam.name.endswith("_up") and fam.name != "openstack_heat_engines_up"
-        }
-        assert ups["openstack_identity_up"] == 1
-        assert all(v == 1 for v in ups.values()), ups
+        revoked = identity(admin).delete(
+            "/auth/tokens", headers={"X-Subject-Token": session.token()}
+        )
+        assert revoked.status_code == 204
     finally:
-        collector.close()
+        admin.close()
+    after = in_process.collect()
+    assert after.success, after.error
+    assert session.counts()[1] == 2
+    checks = _rows(after, "openstack_api_check_success")
+    assert checks, "no authenticated checks"
+    assert all(v == 1 for v in checks.values()), checks
+    ups = {name: _rows(after, f"openstack_{name}_up").get(()) for name in SERVICES}
+    assert all(v == 1 for v in ups.values()), ups
+
+
+def test_a_login_that_hangs_leaves_the_probes_their_time(
+    testbed: Testbed, in_process: HealthCollector
+) -> None:
+    """A token to renew while Keystone hangs: the cycle fails at its deadline, and the
+    endpoints of the last catalog are still probed beside the login (they need no token):
+    those that answer say so."""
+    bed = testbed.bed
+    assert in_process.collect().success
+    in_process.session.connection().session.auth.invalidate()  # the next cycle logs in
+    try:
+        faults.freeze(bed, "keystone")
+        failed = in_process.collect()
+    finally:
+        running_again(bed, "keystone")
+    assert not failed.success
+    assert "keystone" in str(failed.error)
+    assert all(v == 0 for v in _rows(failed, "openstack_identity_up").values())
+    probes = {labels[0]: v for labels, v in _rows(failed, "openstack_api_probe_up").items()}
+    assert probes.pop("identity") == 0
+    assert probes, "no other endpoint probed"
+    assert all(v == 1 for v in probes.values()), probes
+    assert in_process.collect().success
