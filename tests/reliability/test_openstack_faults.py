@@ -84,7 +84,7 @@ def only_down(watch: Watch, service: str, cycles: int = HOLD_CYCLES) -> None:
     for samples in hold(watch, cycles, timeout=(cycles + 2) * INTERVAL):
         assert watch.up(samples, service) == 0
         others = {n: v for n, v in watch.ups(samples).items() if n != service}
-        assert all(v == 1 for v in others.values()), others
+        assert all(v == 1 for v in others.values()), (others, watch.failures())
         assert watch.success(samples) == 1
         assert watch.timeouts(samples) == 0
 

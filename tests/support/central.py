@@ -80,6 +80,14 @@ class Watch:
                 )
             time.sleep(POLL)
 
+    def failures(self) -> list[str]:
+        """The exporter's log lines about failed checks and cycles, for assertion messages."""
+        return [
+            line
+            for line in self.exporter.log_lines
+            if "check failed" in line or "cycle failed" in line or "abandoned" in line
+        ]
+
     def mark(self) -> int:
         """Where the scrapes from now on start, for ``since``."""
         return len(self.scrapes)
