@@ -1,6 +1,10 @@
 """A forward HTTP proxy on 127.0.0.1 for a process started with ``http_proxy`` pointing at it:
 it passes every request on, except those a test wants answered otherwise (a proxy's own
-error page with status 200, say), and it keeps the paths it answered itself."""
+error page with status 200, say), and it keeps the paths it answered itself.
+
+Given an ``upstream`` URL it is a reverse proxy instead (a client is pointed at its URL, as at
+the server's): what a test needs to count the requests that server gets, such as Keystone's
+logins. Either way every request is kept, as (method, path), in ``seen``."""
 
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encodin
 class Proxy:
     port: int
     rule: Rule
+    upstream: str | None = None
     answered: list[str] = field(default_factory=list)
+    seen: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -38,8 +44,10 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
 
         def _relay(self) -> None:
             proxy = proxy_of()
-            target = urlsplit(self.path)  # absolute-form: http://host:port/path?query
+            # absolute-form (http://host:port/path?query) unless a reverse proxy's origin-form
+            target = urlsplit(self.path if proxy.upstream is None else proxy.upstream + self.path)
             path = target.path + (f"?{target.query}" if target.query else "")
+            proxy.seen.append((self.command, target.path))
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             own = proxy.rule(self.command, target.path)
@@ -75,12 +83,17 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def http_proxy(rule: Rule) -> Iterator[Proxy]:
-    """The proxy, serving in a thread until the block ends."""
+def http_proxy(rule: Rule, upstream: str | None = None) -> Iterator[Proxy]:
+    """The proxy (reverse, to ``upstream``'s scheme, host and port, when given), serving in a
+    thread until the block ends."""
     holder: list[Proxy] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(lambda: holder[0]))
     server.daemon_threads = True
-    holder.append(Proxy(int(server.server_address[1]), rule))
+    origin = None
+    if upstream is not None:
+        parts = urlsplit(upstream)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    holder.append(Proxy(int(server.server_address[1]), rule, origin))
     thread = threading.Thread(target=server.serve_forever, name="test-proxy", daemon=True)
     thread.start()
     try:

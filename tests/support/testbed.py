@@ -11,7 +11,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,19 +87,38 @@ def identity(conn: connection.Connection) -> identity_v3.Proxy:
     return proxy
 
 
-def open_testbed() -> Testbed:
-    """The testbed named by ``TESTBED_DIR`` if one was brought up there, else a new one."""
+def _venv() -> Path:
     try:
-        venv = ensure_venv(default_venv(), log=lambda _m: None)
+        return ensure_venv(default_venv(), log=lambda _m: None)
     except VenvError as exc:
         pytest.fail(f"cannot build the OpenStack environment: {exc}", pytrace=False)
-    given = os.environ.get("TESTBED_DIR")
-    if given and (Path(given) / "state.json").exists():
-        return Testbed(Bed(Path(given), venv), owned=False)
+
+
+def _new_testbed() -> Testbed:
     root = Path(tempfile.mkdtemp(prefix="testbed-", dir="/tmp"))
     # Services run as other users (postgres) and must reach their directories.
     root.chmod(0o755)
-    return Testbed(Bed(root, venv), owned=True)
+    return Testbed(Bed(root, _venv()), owned=True)
+
+
+def open_testbed() -> Testbed:
+    """The testbed named by ``TESTBED_DIR`` if one was brought up there, else a new one."""
+    given = os.environ.get("TESTBED_DIR")
+    if given and (Path(given) / "state.json").exists():
+        return Testbed(Bed(Path(given), _venv()), owned=False)
+    return _new_testbed()
+
+
+@contextmanager
+def private_testbed(*names: str) -> Iterator[Testbed]:
+    """A testbed of one test's own, whatever ``TESTBED_DIR`` says: ``names`` started in a new
+    directory, stopped and removed at the end. For a service that must start differently
+    (``TESTBED_TOKEN_EXPIRATION`` in this process's environment, read as Keystone starts)."""
+    handle = _new_testbed()
+    try:
+        yield handle.need(*names)
+    finally:
+        remove(handle)
 
 
 def remove(testbed: Testbed) -> None:

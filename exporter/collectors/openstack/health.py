@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from http import HTTPStatus
 from typing import Any
+
+import openstack.exceptions as sdk_exc
 
 from exporter.collectors.base import Collection
 from exporter.collectors.openstack import agents, placement
@@ -21,7 +24,7 @@ from exporter.collectors.openstack.catalog import Endpoint, endpoints
 from exporter.collectors.openstack.families import Checked, Scope
 from exporter.collectors.openstack.http import get_json
 from exporter.collectors.openstack.session import CloudSession
-from exporter.collectors.openstack.tasks import Calls, Outcome
+from exporter.collectors.openstack.tasks import Calls, Outcome, Started
 from exporter.metric import MetricFamily
 from otb_common.cloud import cloud_errors
 
@@ -39,9 +42,21 @@ CINDER_TYPES = ("block-storage", "volumev3", "volume", "volumev2")
 Check = Callable[[Scope, Any], "list[MetricFamily] | Checked"]
 
 
-def _identity(scope: Scope, identity: Any, *, token: str) -> list[MetricFamily]:
-    """Keystone validates our own token: what every other service asks it to do."""
-    get_json(identity, "/auth/tokens", headers={"X-Subject-Token": token})
+def _identity(
+    scope: Scope, identity: Any, *, token: str, current: Callable[[], str]
+) -> list[MetricFamily]:
+    """Keystone validates our own token: what every other service asks it to do.
+
+    A revoked token is answered 401: keystoneauth then logs in and repeats the request with
+    the new token, but the subject is still the old one, which Keystone no longer knows (404).
+    Keystone works and our login too: validate the new token (``current()``, no request)."""
+    try:
+        get_json(identity, "/auth/tokens", headers={"X-Subject-Token": token})
+    except sdk_exc.HttpException as exc:
+        renewed = current()
+        if exc.status_code != HTTPStatus.NOT_FOUND or renewed == token:
+            raise
+        get_json(identity, "/auth/tokens", headers={"X-Subject-Token": renewed})
     return []
 
 
@@ -90,6 +105,22 @@ class ServiceCall:
     fn: Callable[[], Any]
 
 
+def probe_calls(session: CloudSession, eps: list[Endpoint]) -> dict[str, ServiceCall]:
+    """The unauthenticated probes of ``eps`` (none when the configuration turns them off)."""
+    if not session.config.runs("probes"):
+        return {}
+    return {
+        probe_key(ep): ServiceCall(
+            "probe", ep.service_type, "probe", ep.internal_name or "", partial(probe, session, ep)
+        )
+        for ep in eps
+    }
+
+
+def probe_key(ep: Endpoint) -> str:
+    return f"probe:{ep.service_type}"
+
+
 def service_calls(
     session: CloudSession, scope: Scope, eps: list[Endpoint], token: str | None
 ) -> dict[str, ServiceCall]:
@@ -97,16 +128,7 @@ def service_calls(
     by key (``probe:compute``, ``check:nova_services``)."""
     cfg = session.config
     present = {ep.service_type for ep in eps}
-    calls: dict[str, ServiceCall] = {}
-    if cfg.runs("probes"):
-        for ep in eps:
-            calls[f"probe:{ep.service_type}"] = ServiceCall(
-                "probe",
-                ep.service_type,
-                "probe",
-                ep.internal_name or "",
-                partial(probe, session, ep),
-            )
+    calls = probe_calls(session, eps)
     if token is None:
         return calls
     if "identity" in present:
@@ -115,7 +137,13 @@ def service_calls(
             "identity",
             "token validation",
             "identity",
-            partial(_check, session, partial(_identity, token=token), scope, "identity"),
+            partial(
+                _check,
+                session,
+                partial(_identity, token=token, current=session.token),
+                scope,
+                "identity",
+            ),
         )
     for part, listed, attribute, fn in CHECKS:
         kind = listed
@@ -149,6 +177,11 @@ class HealthCollector:
     def collect(self) -> Collection:
         cfg = self.session.config
         deadline = time.monotonic() + cfg.health.timeout * DEADLINE_SHARE
+        # The last catalog's endpoints are probed beside the login, not after it: a probe
+        # needs no token, and a login that hangs until the deadline must not leave them none.
+        known = self._known
+        early = self._calls.start({k: c.fn for k, c in probe_calls(self.session, known).items()})
+        probed = {probe_key(ep): ep.probe_url for ep in known}
         auth = self._calls.run({"auth": self._auth}, deadline)["auth"]
         if not auth.ok:
             log.warning(
@@ -156,14 +189,17 @@ class HealthCollector:
                 extra={"cloud": cfg.label, "error": auth.error},
             )
             scope = Scope(cfg.cloud, self._region_label(None))
-            families = self._cycle(scope, self._known, None, deadline)
+            families = self._cycle(scope, known, None, deadline, early)
             return Collection(families, error=f"keystone: {auth.error}")
         catalog, region, interface, token = auth.value
         eps = endpoints(catalog, region or None, interface, cfg.skip_services)
         self._known = eps
         self.session.route(eps)
         scope = Scope(cfg.cloud, self._region_label(region))
-        return Collection(self._cycle(scope, eps, token, deadline))
+        # A probe started early speaks for its endpoint only if the catalog still has it.
+        now = {probe_key(ep): ep.probe_url for ep in eps}
+        same = {k: c for k, c in early.items() if now.get(k) == probed[k]}
+        return Collection(self._cycle(scope, eps, token, deadline, same))
 
     def _region_label(self, region: str | None) -> str:
         """The region of the series: the catalog's answer, else what clouds.yaml says (read
@@ -179,10 +215,18 @@ class HealthCollector:
         return authenticate(self.session)
 
     def _cycle(
-        self, scope: Scope, eps: list[Endpoint], token: str | None, deadline: float
+        self,
+        scope: Scope,
+        eps: list[Endpoint],
+        token: str | None,
+        deadline: float,
+        early: Started,
     ) -> list[MetricFamily]:
+        """The calls of ``eps`` (with ``early`` those already started) and their families."""
         calls = service_calls(self.session, scope, eps, token)
-        outcomes = self._calls.run({key: call.fn for key, call in calls.items()}, deadline)
+        started = self._calls.start({k: c.fn for k, c in calls.items() if k not in early})
+        waited = self._calls.wait({**early, **started}, deadline)
+        outcomes = {key: waited[key] for key in calls}
         owners = {key: call.owner for key, call in calls.items() if call.kind == "check"}
         return self._families(scope, eps, token is not None, outcomes, owners)
 

@@ -54,6 +54,10 @@ class _Call:
         self.done.set()
 
 
+Started = dict[str, "_Call | Outcome"]
+"""Calls started, by key; an Outcome for a call not started (its previous run still hangs)."""
+
+
 class Calls:
     """Keeps the calls still running from earlier cycles, by key."""
 
@@ -64,19 +68,30 @@ class Calls:
     def run(self, calls: Mapping[str, Callable[[], Any]], deadline: float) -> dict[str, Outcome]:
         """Start every call (unless its previous run still hangs) and wait until ``deadline``
         (a ``time.monotonic()`` value) at most."""
-        started: dict[str, _Call] = {}
-        out: dict[str, Outcome] = {}
+        return self.wait(self.start(calls), deadline)
+
+    def start(self, calls: Mapping[str, Callable[[], Any]]) -> Started:
+        """Start every call whose previous run does not still hang; ``wait`` for them."""
+        started: Started = {}
         with self._lock:
             for key, fn in calls.items():
                 old = self._running.get(key)
                 if old is not None and not old.done.is_set():
-                    out[key] = Outcome(
+                    started[key] = Outcome(
                         error="still blocked in an earlier cycle",
                         seconds=time.monotonic() - old.started,
                     )
                     continue
                 started[key] = self._running[key] = _Call(key, fn)
+        return started
+
+    def wait(self, started: Started, deadline: float) -> dict[str, Outcome]:
+        """The outcomes of started calls, waited for until ``deadline`` at most."""
+        out: dict[str, Outcome] = {}
         for key, call in started.items():
+            if isinstance(call, Outcome):
+                out[key] = call
+                continue
             call.done.wait(max(0.0, deadline - time.monotonic()))
             if call.outcome is not None:
                 out[key] = call.outcome
@@ -86,6 +101,10 @@ class Calls:
                 )
         with self._lock:
             for key, call in started.items():
-                if call.done.is_set() and self._running.get(key) is call:
+                if (
+                    isinstance(call, _Call)
+                    and call.done.is_set()
+                    and self._running.get(key) is call
+                ):
                     del self._running[key]
-        return {key: out[key] for key in calls}
+        return out
