@@ -236,43 +236,42 @@ def requests_per_cycle(
     """
     snaps = [s for s in health_snapshots(bodies, health) if s[0] > since]
     every = cycles_of(bodies, inventory)  # all of them count as overlaps
-    inv = [c for c in every if c.start >= since]
     health_deltas: list[Counter[str]] = []
     for (t0, c0), (t1, c1) in itertools.pairwise(snaps):
         if not _overlaps(t0, t1, every):
             health_deltas.append(Counter({k: c1[k] - c0.get(k, 0) for k in c1}))
     per_health = _mode(health_deltas)
-    inv_deltas: list[Counter[str]] = []
-    if per_health is not None:
-        for cycle in inv:
-            before = [s for s in snaps if s[0] <= cycle.start]
-            after = [s for s in snaps if s[0] >= cycle.end]
-            if not before or not after:
-                continue
-            (t0, c0), (t1, c1) = before[-1], after[0]
-            if _overlaps(t0, t1, every) != [cycle]:
-                continue
-            n_health = sum(1 for t, _ in snaps if t0 < t <= t1)
-            delta = Counter({k: c1[k] - c0.get(k, 0) for k in c1})
-            for key, value in per_health.items():
-                delta[key] -= n_health * value
-            inv_deltas.append(delta)
-    per_inventory = _mode(inv_deltas)
+    inv_deltas: dict[bool, list[Counter[str]]] = {True: [], False: []}
+    for cycle in [c for c in every if c.start >= since] if per_health is not None else []:
+        before = [s for s in snaps if s[0] <= cycle.start]
+        after = [s for s in snaps if s[0] >= cycle.end]
+        if not before or not after:
+            continue
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        if _overlaps(t0, t1, every) != [cycle]:
+            continue
+        n_health = sum(1 for t, _ in snaps if t0 < t <= t1)
+        delta = Counter({k: c1[k] - c0.get(k, 0) for k in c1})
+        for key, value in (per_health or {}).items():
+            delta[key] -= n_health * value
+        inv_deltas[cycle.ok].append(delta)
+    per_inventory = _mode(inv_deltas[True])
+    failed = _mode(inv_deltas[False])
 
     def totals(deltas: list[Counter[str]]) -> list[int]:
         return sorted(round(sum(d.values())) for d in deltas)
 
     return {
         "health": None if per_health is None else _by_service(per_health),
-        "health_codes": None
-        if per_health is None
-        else {k: round(v) for k, v in per_health.items() if v},
+        "health_codes": _codes(per_health),
         "health_samples": len(health_deltas),
         "health_totals": totals(health_deltas),
         "inventory": None if per_inventory is None else _by_service(per_inventory),
         "inventory_codes": _codes(per_inventory),
-        "inventory_samples": len(inv_deltas),
-        "inventory_totals": totals(inv_deltas),
+        "inventory_samples": len(inv_deltas[True]),
+        "inventory_totals": totals(inv_deltas[True]),
+        "failed_inventory": None if failed is None else _by_service(failed),
+        "failed_inventory_totals": totals(inv_deltas[False]),
     }
 
 
@@ -344,6 +343,7 @@ def cpu_per_cycle(
         "health_cpu_s": None if health_cpu is None else round(health_cpu, 4),
         "health_cpu_samples": len(per_health),
         "inventory_cpu_s": None if inventory_cpu is None else round(inventory_cpu, 4),
+        "window": [t_a, t_b],
         "window_s": round(t_b - t_a, 2),
         "window_cpu_s": None if total is None else round(total, 3),
         "window_health_cycles": n_health,
@@ -460,7 +460,7 @@ def save_observations(path: Path, bodies: list[Body], trace: CpuTrace, proxy: Pr
 
 
 def measure(
-    proc: runs.Process, proxy: Proxy, plan: Plan, started: float, raw: Path
+    proc: runs.Process, proxy: Proxy, plan: Plan, started: float, *, raw: Path, logs: Path
 ) -> dict[str, Any]:
     load_before = loadavg()
     runs.wait_ready(proc, timeout=plan.inventory_interval * 3 + 180)
@@ -476,7 +476,6 @@ def measure(
         }
         # The first inventory cycle is cold (the SDK discovers each service's versions).
         _wait_cycles(scraper, trace, inventory, 2, plan.inventory_interval * 2 + 120)
-        steady_since = cycles_of(scraper.bodies, inventory)[-1].start
         log("steady state; CPU and request window")
         window_open = time.time()
         n = len(cycles_of(scraper.bodies, inventory))
@@ -518,20 +517,13 @@ def measure(
     tokens = [s for s in proxy.seen if s.method == "POST" and s.path.endswith("/auth/tokens")]
     log_text = proc.log_path.read_text(encoding="utf-8", errors="replace")
     return {
-        "collectors": {"health": health, "inventory": inventory},
+        **analyze(bodies),
         "ready_after_s": round(ready_s, 2),
         "first_cycle_s": {k: round(v, 3) for k, v in first.items()},
-        "health_s": runs.spread([c.duration for c in h_cycles[1:]]),
-        "inventory_s": runs.spread([c.duration for c in i_cycles[1:]]),
-        "failed_cycles": {
-            "health": sum(1 for c in h_cycles if not c.ok),
-            "inventory": sum(1 for c in i_cycles if not c.ok),
-        },
-        "cycles_seen": {"health": len(h_cycles), "inventory": len(i_cycles)},
         "failures": failures(log_text),
         "abandoned_cycles": log_text.count("cycle abandoned"),
-        "requests_per_cycle": requests_per_cycle(bodies, health, inventory, steady_since),
         "cpu": cpu_per_cycle(trace, h_cycles, i_cycles, window),
+        "server_side": server_side(logs, window),
         "scrape": {
             "all": summary([s.latency for s in paced_samples]),
             "quiet": summary(quiet_l),
@@ -543,13 +535,104 @@ def measure(
             "wire_bytes": paced_samples[-1].wire_bytes,
             "bodies_changed": len({b.status.get(health) for b in paced_bodies}),
         },
-        "servers_exported": last.servers,
-        "series": last.series,
         "tokens": token_figures(tokens, last.tokens, lifetime_s, plan.token_lifetime),
         "lifetime_s": round(lifetime_s, 1),
         "loadavg": [load_before, loadavg()],
         **memory,
     }
+
+
+def analyze(bodies: Sequence[Body]) -> dict[str, Any]:
+    """What the bodies alone tell: cycle times, failures, requests per cycle, servers.
+    The first inventory cycle is cold; steady state starts with the second."""
+    health, inventory = _names(bodies[-1])
+    h_cycles = cycles_of(bodies, health)
+    i_cycles = cycles_of(bodies, inventory)
+    since = i_cycles[1].start if len(i_cycles) > 1 else math.inf
+    servers = [b.servers for b in bodies if b.servers is not None]
+    return {
+        "collectors": {"health": health, "inventory": inventory},
+        "health_s": runs.spread([c.duration for c in h_cycles[1:]]),
+        "inventory_s": runs.spread([c.duration for c in i_cycles[1:]]),
+        "inventory_ok_s": runs.spread([c.duration for c in i_cycles[1:] if c.ok]),
+        "failed_cycles": {
+            "health": sum(1 for c in h_cycles if not c.ok),
+            "inventory": sum(1 for c in i_cycles if not c.ok),
+        },
+        "cycles_seen": {"health": len(h_cycles), "inventory": len(i_cycles)},
+        "requests_per_cycle": requests_per_cycle(bodies, health, inventory, since),
+        "servers_exported": max(servers) if servers else None,
+        "series": max(b.series for b in bodies),
+    }
+
+
+def load_observations(path: Path) -> list[Body]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        Body(
+            b["at"],
+            b["latency"],
+            {k: Status(**v) for k, v in b["status"].items()},
+            {(svc, code): v for svc, code, v in b["requests"]},
+            b["tokens"],
+            b["servers"],
+            b["series"],
+        )
+        for b in raw["bodies"]
+    ]
+
+
+_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) ")
+_NOVA_REQUEST = re.compile(r'"(\w+) ([^"]+)" status: (\d+) .* time: ([\d.]+)')
+_CINDER_REQUEST = re.compile(
+    r"INFO cinder\.api\.openstack\.wsgi .* http://[^/]+(\S*) returned with HTTP (\d+)"
+)
+_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+
+
+def _template(path: str) -> str:
+    """``/v2.1/limits?tenant_id=ab12...`` as ``/v2.1/limits?tenant_id=*``: ids and query
+    values out, so that requests of one kind count together."""
+    base, _, query = path.partition("?")
+    base = _ID.sub("{id}", base)
+    names = [part.split("=", 1)[0] for part in query.split("&") if part]
+    return base + ("?" + "&".join(f"{n}=*" for n in names) if names else "")
+
+
+def server_side(logs: Path, window: tuple[float, float]) -> dict[str, Any]:
+    """The requests Nova's and Cinder's APIs logged in ``window`` (wall clock), by kind,
+    with Nova's own time to answer. Only the exporter calls these APIs while it is measured
+    (the seed is done; Nova's services talk over the broker)."""
+    t0, t1 = window
+    out: dict[str, Any] = {}
+    for service, name, pattern in (
+        ("compute", "nova-api.log", _NOVA_REQUEST),
+        ("block-storage", "cinder-api.log", _CINDER_REQUEST),
+    ):
+        kinds: dict[str, dict[str, float]] = {}
+        try:
+            text = (logs / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            stamp = _LOG_TIME.match(line)
+            found = pattern.search(line)
+            if stamp is None or found is None:
+                continue
+            at = dt.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+            if not t0 <= at <= t1:
+                continue
+            if service == "compute":
+                kind = f"{found.group(1)} {_template(found.group(2))}"
+                seconds = float(found.group(4))
+            else:
+                kind, seconds = f"GET? {_template(found.group(1))}", 0.0
+            entry = kinds.setdefault(kind, {"n": 0, "max_s": 0.0, "total_s": 0.0})
+            entry["n"] += 1
+            entry["max_s"] = round(max(entry["max_s"], seconds), 3)
+            entry["total_s"] = round(entry["total_s"] + seconds, 3)
+        out[service] = dict(sorted(kinds.items(), key=lambda kv: -kv[1]["n"]))
+    return out
 
 
 def failures(log_text: str) -> dict[str, int]:
@@ -634,7 +717,9 @@ def run_size(bed: Bed, size: int, plan: Plan, workdir: Path) -> dict[str, Any]:
             env={"OS_CLIENT_CONFIG_FILE": str(clouds)},
         )
         try:
-            result = measure(proc, proxy, plan, started, workdir / f"observations-{size}.json")
+            result = measure(
+                proc, proxy, plan, started, raw=workdir / f"observations-{size}.json", logs=bed.logs
+            )
         finally:
             proc.stop()
     result["seed"] = seed
@@ -687,9 +772,10 @@ def versions(bed: Bed) -> dict[str, Any]:
 
 
 def pages(servers: float | None, page: int = 1000) -> int | None:
-    """Requests of a listing of ``servers`` at ``page`` a page: openstacksdk asks for the
-    next page until one comes back short."""
-    return None if servers is None else int(servers) // page + 1
+    """Requests of an openstacksdk listing of ``servers`` at ``page`` a page: one per page,
+    and one more, since with a ``limit`` it asks again after the last page even when that
+    one came back short (``Resource._get_next_link``: "try once more")."""
+    return None if servers is None else math.ceil(int(servers) / page) + 1
 
 
 def judge(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -712,11 +798,15 @@ def judge(result: dict[str, Any]) -> list[dict[str, Any]]:
     big = max(sizes) if sizes else None
     if big is not None:
         inv = report.dig(sizes[big], "inventory_s", "median")
+        failed = report.dig(sizes[big], "failed_cycles", "inventory") or 0
+        seen = report.dig(sizes[big], "cycles_seen", "inventory")
         add(
             f"inventory cycle at {big:,} servers < {TARGETS['inventory_s_at_1000']:.0f} s",
-            "collector duration, median of steady cycles",
-            "—" if inv is None else f"{inv:.2f} s",
-            None if inv is None else inv < TARGETS["inventory_s_at_1000"],
+            "collector duration, median of steady cycles; none failed",
+            "—"
+            if inv is None
+            else f"{inv:.2f} s" + (f"; {failed} of {seen} cycles failed" if failed else ""),
+            None if inv is None else inv < TARGETS["inventory_s_at_1000"] and not failed,
         )
         small = min(sizes)
         compute: dict[int, int | None] = {
@@ -731,10 +821,20 @@ def judge(result: dict[str, Any]) -> list[dict[str, Any]]:
             p_big, p_small = (pages(sizes[n].get("servers_exported")) for n in (big, small))
             want = None if p_big is None or p_small is None else p_big - p_small
         others_same = _others_same(sizes, small, big)
+        per_project = _per_project(sizes[big])
+        total = sum((report.dig(sizes[big], "requests_per_cycle", "inventory") or {}).values())
         add(
             "inventory requests equal to pages",
-            f"compute requests at {big:,} less at {small:,} = extra server pages; other "
-            "services unchanged",
+            "every request a page of a listing (Nova's and Cinder's logs)",
+            "—"
+            if per_project is None
+            else f"{per_project:.0f}" + (f" of {total}" if total else "") + " are one per project",
+            None if per_project is None else per_project == 0,
+        )
+        add(
+            "inventory requests equal to pages",
+            f"growth only: compute requests at {big:,} less at {small:,} = extra server "
+            "pages; other services unchanged",
             "—"
             if extra is None
             else f"{extra} more (pages: {want} more)"
@@ -778,12 +878,62 @@ def judge(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _per_project(r: dict[str, Any]) -> float | None:
+    """Requests per inventory cycle that Nova and Cinder logged once per project."""
+    logged = r.get("server_side") or {}
+    cycles = (r.get("server_side_cycles") or {}).get("inventory") or report.dig(
+        r, "cpu", "window_inventory_cycles"
+    )
+    if not logged or not cycles:
+        return None
+    count = sum(
+        e["n"]
+        for kinds in logged.values()
+        for kind, e in kinds.items()
+        if "tenant_id=" in kind or "os-quota-sets/{id}" in kind
+    )
+    return float(count / cycles)
+
+
 def _others_same(sizes: dict[int, Any], small: int, big: int) -> bool:
     a = dict(report.dig(sizes[small], "requests_per_cycle", "inventory") or {})
     b = dict(report.dig(sizes[big], "requests_per_cycle", "inventory") or {})
     a.pop("compute", None)
     b.pop("compute", None)
     return a == b
+
+
+def server_side_section(sizes: dict[int, Any]) -> list[str]:
+    """Nova's and Cinder's own logs of the exporter's requests at the largest size."""
+    found = {n: r for n, r in sizes.items() if r.get("server_side")}
+    if not found:
+        return []
+    n = max(found)
+    r = found[n]
+    cycles = r.get("server_side_cycles") or {
+        "health": report.dig(r, "cpu", "window_health_cycles"),
+        "inventory": report.dig(r, "cpu", "window_inventory_cycles"),
+    }
+    lines = [
+        "",
+        f"### Requests as Nova and Cinder logged them, {n:,} servers",
+        "",
+        f"Over a window of {cycles['health']} health and {cycles['inventory']} inventory "
+        "cycles; `/os-services` and the root (`/`) are the health cycle's, the rest the "
+        "inventory's. Cinder's log has no method or time.",
+        "",
+        "| API | request | count | per inventory cycle | max s | total s |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    per = cycles["inventory"] or 1
+    for service, kinds in r["server_side"].items():
+        for kind, e in kinds.items():
+            lines.append(
+                f"| {service} | `{kind}` | {e['n']} | {e['n'] / per:.1f} | "
+                f"{report.num(e['max_s'], 2) if service == 'compute' else '—'} | "
+                f"{report.num(e['total_s'], 1) if service == 'compute' else '—'} |"
+            )
+    return lines
 
 
 def _services(rows: dict[int, dict[str, int] | None]) -> list[str]:
@@ -815,15 +965,16 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## Figures",
         "",
-        "| servers | health s | inventory s | first inventory s | health requests / cycle "
+        "| servers | health s | inventory s | inventory cycles failed | first inventory s "
+        "| health requests / cycle "
         "| inventory requests / cycle | CPU s / health | CPU s / inventory | scrape p50 / p99 ms "
         "| p99 quiet ms | p99 during a cycle ms | peak RSS MiB | logins (proxy / counter) "
         "| samples | gzip KiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, r in sizes.items():
         if "error" in r:
-            lines.append(f"| {n:,} | failed: {r['error']} |" + " |" * 13)
+            lines.append(f"| {n:,} | failed: {r['error']} |" + " |" * 14)
             continue
         rq = r["requests_per_cycle"]
         tok = r["tokens"]
@@ -834,6 +985,7 @@ def markdown(result: dict[str, Any]) -> str:
                     f"{n:,}",
                     report.num(report.dig(r, "health_s", "median"), 3),
                     report.num(report.dig(r, "inventory_s", "median"), 2),
+                    f"{r['failed_cycles']['inventory']} of {r['cycles_seen']['inventory']}",
                     report.num(r["first_cycle_s"]["inventory_s"], 2),
                     report.num(sum(rq["health"].values()) if rq["health"] else None),
                     report.num(sum(rq["inventory"].values()) if rq["inventory"] else None),
@@ -854,6 +1006,14 @@ def markdown(result: dict[str, Any]) -> str:
     for kind in ("health", "inventory"):
         rows = {n: report.dig(r, "requests_per_cycle", kind) for n, r in ok.items()}
         names = _services(rows)
+        if not names:
+            lines += [
+                "",
+                f"API requests per {kind} cycle: not measured. The counter is published by "
+                "the health cycle, so it needs two health cycles with no inventory cycle "
+                "between them: pick intervals that allow it (10 s and 30 s do).",
+            ]
+            continue
         lines += [
             "",
             f"### API requests per {kind} cycle, by service",
@@ -870,7 +1030,14 @@ def markdown(result: dict[str, Any]) -> str:
                 + " | ".join(cells)
                 + f" | {sum((row or {}).values())} | {samples} (totals {totals}) |"
             )
+            failed = report.dig(ok[n], "requests_per_cycle", f"failed_{kind}_totals")
+            if failed:
+                blank = " | ".join("" for _ in names)
+                lines.append(
+                    f"| {n:,}, failed cycles | {blank} | | {len(failed)} (totals {failed}) |"
+                )
     lines += ["", "## Targets", "", report.targets_table(result["targets"])]
+    lines += server_side_section(ok)
     peer = result["peer"]
     big = max(ok) if ok else None
     if big is not None:
@@ -933,6 +1100,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-testbed", action="store_true", help="leave a testbed it started")
     p.add_argument("--output-dir", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--from-json", type=Path, metavar="FILE", help="only re-render FILE's report")
+    p.add_argument(
+        "--observations",
+        type=Path,
+        metavar="DIR",
+        help="with --from-json: the run's work dir, to recompute from its saved bodies",
+    )
     p.add_argument("--stem", help="results file name (default openstack, openstack-quick)")
     return p.parse_args(argv)
 
@@ -956,11 +1129,91 @@ def notes(result: dict[str, Any]) -> list[str]:
         "of its node from Placement, so the load grows with the servers. The load average "
         "before and after each size is in the JSON.",
     ]
+    for n, r in sorted((int(k), v) for k, v in result["sizes"].items()):
+        if "error" in r:
+            continue
+        failed = report.dig(r, "failed_cycles", "inventory")
+        if failed:
+            why = "; ".join(f"{k} ({v}x)" for k, v in (r.get("failures") or {}).items())
+            out.append(
+                f"{n:,} servers: {failed} of {r['cycles_seen']['inventory']} inventory cycles "
+                f"failed. The exporter logged, over its whole run (cycles before it was first "
+                f"ready included): {why}."
+            )
+        out += _server_side_notes(n, r)
+        load = r.get("loadavg")
+        if load:
+            out.append(f"{n:,} servers: load average {load[0]:.2f} before, {load[1]:.2f} after.")
     return out
 
 
-def rewrite_report(path: Path) -> int:
+def _server_side_notes(n: int, r: dict[str, Any]) -> list[str]:
+    """What Nova's and Cinder's logs say about the inventory's requests."""
+    logged = r.get("server_side") or {}
+    cycles = (r.get("server_side_cycles") or {}).get("inventory") or report.dig(
+        r, "cpu", "window_inventory_cycles"
+    )
+    per_project = _per_project(r)
+    if not logged or not cycles or per_project is None:
+        return []
+    total = report.dig(r, "requests_per_cycle", "inventory") or {}
+    of = f" of the {sum(total.values())}" if total else ""
+    out = [
+        f"{n:,} servers: {per_project:.0f}{of} requests of an inventory cycle are "
+        "one per project (Nova `/limits?tenant_id=`, Cinder `os-quota-sets/{id}?usage=true`): "
+        "they grow with projects, not with pages."
+    ]
+    compute = logged.get("compute") or {}
+    if compute:
+        kind, e = max(compute.items(), key=lambda kv: kv[1]["max_s"])
+        limits = next((v for k, v in compute.items() if "tenant_id=" in k), None)
+        out.append(
+            f"{n:,} servers: Nova's slowest answer was `{kind}`, {e['max_s']:.2f} s at most "
+            f"({e['total_s'] / max(1, e['n']):.2f} s on average)"
+            + (
+                f"; the per-project `/limits` took {limits['total_s'] / cycles:.1f} s of Nova's "
+                "time per inventory cycle, on the same API workers."
+                if limits
+                else "."
+            )
+        )
+    return out
+
+
+def rewrite_report(path: Path, observations: Path | None, logs: Path) -> int:
+    """Judge and render an earlier run again; with its work dir, recompute what the saved
+    bodies tell (``analyze``) first."""
     result = json.loads(path.read_text(encoding="utf-8"))
+    for size, entry in result["sizes"].items():
+        raw = observations / f"observations-{size}.json" if observations else None
+        if raw is not None and raw.exists() and "error" not in entry:
+            bodies = load_observations(raw)
+            entry.update(analyze(bodies))
+            window = report.dig(entry, "cpu", "window")
+            if "server_side" not in entry:
+                # Runs before the CPU window was kept: the steady span (second inventory
+                # cycle to the last scrape) stands in for it.
+                inv = cycles_of(bodies, entry["collectors"]["inventory"])
+                span = (inv[1].start, bodies[-1].at) if len(inv) > 1 else None
+                if span and logs.exists():
+                    entry["server_side"] = server_side(logs, span)
+                    entry["server_side_cycles"] = {
+                        kind: sum(
+                            1
+                            for c in cycles_of(bodies, entry["collectors"][kind])
+                            if span[0] <= c.start and c.end <= span[1]
+                        )
+                        for kind in ("health", "inventory")
+                    }
+            if window:
+                names = entry["collectors"]
+                points = json.loads(raw.read_text(encoding="utf-8"))["cpu"]
+                entry["cpu"] = cpu_per_cycle(
+                    CpuTrace(0, [(a, b) for a, b in points]),
+                    cycles_of(bodies, names["health"]),
+                    cycles_of(bodies, names["inventory"]),
+                    (window[0], window[1]),
+                )
     result["targets"] = judge(result)
     result["notes"] = notes(result)
     report.save(path, result, markdown(result))
@@ -970,7 +1223,7 @@ def rewrite_report(path: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_json is not None:
-        return rewrite_report(args.from_json)
+        return rewrite_report(args.from_json, args.observations, args.testbed_dir / "logs")
     quick = args.quick
     plan = Plan(
         sizes=tuple(args.sizes or (QUICK_SIZES if quick else FULL_SIZES)),

@@ -83,12 +83,14 @@ def test_requests_split_between_health_and_inventory() -> None:
     got = requests_per_cycle(_timeline(240), H, I, since=100.0)
     assert got["health"] == {"compute": 3, "placement": 2}
     assert got["inventory"] == {"block-storage": 60, "compute": 40}
+    assert got["failed_inventory"] == {"block-storage": 60, "compute": 40}
     assert got["health_samples"] >= 3
-    assert got["inventory_samples"] >= 3
+    assert got["inventory_samples"] >= 2
+    assert len(got["failed_inventory_totals"]) >= 2
 
 
-def test_pages_count_the_last_short_page() -> None:
-    assert [pages(n) for n in (10, 999, 1000, 1001)] == [1, 1, 2, 2]
+def test_pages_count_the_sdks_extra_request() -> None:
+    assert [pages(n) for n in (0, 10, 1000, 1001)] == [1, 2, 2, 3]
 
 
 def test_one_login_per_token_lifetime() -> None:
