@@ -58,16 +58,6 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected e.g. 10,1000, got {text!r}") from None
-    if not sizes or sizes[0] < 1:
-        raise argparse.ArgumentTypeError("domain counts must be positive")
-    return sizes
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.bench_libvirt",
@@ -81,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--domains",
-        type=_sizes,
+        type=runs.size_list,
         metavar="N,N,...",
         help=f"host sizes (default {','.join(map(str, FULL_SIZES))})",
     )
@@ -385,10 +375,7 @@ def rewrite_report(path: Path) -> int:
     """Re-render an earlier run, e.g. after the report's layout changed."""
     result = json.loads(path.read_text(encoding="utf-8"))
     result["notes"] = notes(result)
-    text = report.markdown(result)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    path.with_suffix(".md").write_text(text, encoding="utf-8")
-    print(text)
+    report.save(path, result, report.markdown(result))
     return 0
 
 

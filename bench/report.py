@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 MIB_PER_MB = 1e6 / 2**20
@@ -13,7 +15,14 @@ MODE_TITLES = {
 }
 
 
-def _num(value: Any, digits: int = 2) -> str:
+def save(json_path: Path, result: dict[str, Any], text: str) -> None:
+    """A run's JSON, its markdown beside it (same stem, ``.md``), and the markdown printed."""
+    json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    json_path.with_suffix(".md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+def num(value: Any, digits: int = 2) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -25,7 +34,7 @@ def _num(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def _get(data: Any, *path: str) -> Any:
+def dig(data: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(data, dict):
             return None
@@ -41,27 +50,27 @@ def _row(domains: str, name: str, run: dict[str, Any]) -> str:
     main = gz.get("quiet") if ours else gz.get("all")
     plain = run.get("scrape_identity") or {}
     plain_main = plain.get("all")
-    cycle = _get(run, "collect_s", "median") if ours else run.get("cycle_s")
+    cycle = dig(run, "collect_s", "median") if ours else run.get("cycle_s")
     wall = run.get("cycle_wall_s") if ours else run.get("cycle_s")
     cells = [
         domains,
         name,
-        _num(_get(main, "p50_ms")),
-        _num(_get(main, "p99_ms")),
-        _num(_get(gz, "during_cycle", "p99_ms")) if ours else "—",
-        _num(gz.get("p99_ms_at_15s_interval")) if ours else _num(_get(main, "p99_ms")),
-        f"{_num(_get(plain_main, 'p50_ms'))} / {_num(_get(plain_main, 'p99_ms'))}",
-        f"{_num(_get(gz, 'quiet', 'n'))} + {_num(_get(gz, 'during_cycle', 'n'))}"
+        num(dig(main, "p50_ms")),
+        num(dig(main, "p99_ms")),
+        num(dig(gz, "during_cycle", "p99_ms")) if ours else "—",
+        num(gz.get("p99_ms_at_15s_interval")) if ours else num(dig(main, "p99_ms")),
+        f"{num(dig(plain_main, 'p50_ms'))} / {num(dig(plain_main, 'p99_ms'))}",
+        f"{num(dig(gz, 'quiet', 'n'))} + {num(dig(gz, 'during_cycle', 'n'))}"
         if ours
-        else _num(_get(main, "n")),
-        _num(cycle, 3),
-        _num(wall, 3),
-        _num(run.get("cpu_s_per_cycle"), 3),
-        _num(run.get("libvirtd_cpu_s_per_cycle"), 3),
-        _num(run.get("peak_rss_mib"), 1),
-        _num(run.get("rss_mib"), 1),
-        _num((gz.get("wire_bytes") or 0) / 1024, 0) if gz.get("wire_bytes") else "—",
-        f"{_num(run.get('domains_exported'))} / {_num(run.get('series'))}",
+        else num(dig(main, "n")),
+        num(cycle, 3),
+        num(wall, 3),
+        num(run.get("cpu_s_per_cycle"), 3),
+        num(run.get("libvirtd_cpu_s_per_cycle"), 3),
+        num(run.get("peak_rss_mib"), 1),
+        num(run.get("rss_mib"), 1),
+        num((gz.get("wire_bytes") or 0) / 1024, 0) if gz.get("wire_bytes") else "—",
+        f"{num(run.get('domains_exported'))} / {num(run.get('series'))}",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -84,14 +93,14 @@ def table(mode: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _verdict(ok: bool | None) -> str:
+def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
 
 def targets(mode: dict[str, Any]) -> list[dict[str, Any]]:
     """The four performance targets, each judged on the stricter and the gentler reading."""
     sizes = mode.get("sizes", {})
-    at = {d: _get(sizes, d, "ours") for d in ("10", "1000")}
+    at = {d: dig(sizes, d, "ours") for d in ("10", "1000")}
     out: list[dict[str, Any]] = []
 
     def add(
@@ -108,7 +117,7 @@ def targets(mode: dict[str, Any]) -> list[dict[str, Any]]:
                 "reading": reading,
                 "value": value,
                 "limit": limit,
-                "verdict": _verdict(ok),
+                "verdict": verdict(ok),
                 "shown": "—" if value is None else shown(value),
             }
         )
@@ -120,8 +129,8 @@ def targets(mode: dict[str, Any]) -> list[dict[str, Any]]:
         ("scrapes between cycles", ("scrape_gzip", "quiet", "p99_ms")),
         ("all scrapes at a 15 s interval", ("scrape_gzip", "p99_ms_at_15s_interval")),
     ):
-        p99_1000 = _get(at["1000"], *path)
-        p99_10 = _get(at["10"], *path)
+        p99_1000 = dig(at["1000"], *path)
+        p99_10 = dig(at["10"], *path)
         add("scrape p99 < 5 ms at 1,000 domains", reading, p99_1000, 5.0, ms)
         ratio = p99_1000 / p99_10 if p99_1000 is not None and p99_10 else None
         detail = f" ({p99_1000:.2f} / {p99_10:.2f} ms)" if ratio is not None else ""
@@ -135,18 +144,18 @@ def targets(mode: dict[str, Any]) -> list[dict[str, Any]]:
     add(
         "1,000-domain cycle (per-domain path) < 0.5 s",
         "collect() + render (duration self-metric)",
-        _get(at["1000"], "collect_s", "median"),
+        dig(at["1000"], "collect_s", "median"),
         0.5,
         lambda v: f"{v:.3f} s",
     )
     add(
         "1,000-domain cycle (per-domain path) < 0.5 s",
         "whole cycle incl. render + gzip",
-        _get(at["1000"], "cycle_wall_s"),
+        dig(at["1000"], "cycle_wall_s"),
         0.5,
         lambda v: f"≤ {v:.3f} s",
     )
-    peak = _get(at["1000"], "peak_rss_mib")
+    peak = dig(at["1000"], "peak_rss_mib")
     add(
         "peak RSS < 100 MB at 1,000 domains",
         "VmHWM",
@@ -214,7 +223,7 @@ def profile_section(profile: dict[str, Any]) -> str:
         "| part | cumulative s |",
         "|---|---:|",
     ]
-    lines += [f"| {k} | {_num(v, 3)} |" for k, v in p["cumulative_s"].items()]
+    lines += [f"| {k} | {num(v, 3)} |" for k, v in p["cumulative_s"].items()]
     lines += [
         "",
         "Top self time:",
@@ -266,7 +275,7 @@ def markdown(result: dict[str, Any]) -> str:
         parts += [
             f"URI form: `{mode['uri_form']}`; ours ran with interval/timeout per size "
             + ", ".join(
-                f"{d}: {_num(_get(r, 'ours', 'interval_s'), 1)} s"
+                f"{d}: {num(dig(r, 'ours', 'interval_s'), 1)} s"
                 for d, r in mode.get("sizes", {}).items()
             )
             + ".",

@@ -7,6 +7,7 @@ collects inside every scrape, so its scrape is its cycle.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -31,6 +32,7 @@ from bench.scrape import (
     summary,
 )
 
+CHECKOUT = Path(__file__).resolve().parent.parent
 PEER_BINARY = Path("/usr/bin/prometheus-libvirt-exporter")
 # Both exporters then label domains with Nova's metadata, as ours always does.
 PEER_FLAGS = ("--libvirt.export-nova-metadata",)
@@ -86,6 +88,17 @@ class Process:
             self.proc.wait(timeout=10)
 
 
+def size_list(text: str) -> list[int]:
+    """``10,1000`` as sorted, distinct positive counts: an argparse ``type``."""
+    try:
+        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected e.g. 10,1000, got {text!r}") from None
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("counts must be positive")
+    return sizes
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -118,7 +131,10 @@ def spawn_bridge(argv: list[str], cwd: Path, log_path: Path) -> tuple[subprocess
     return proc, int(match.group(1))
 
 
-def _spawn(name: str, argv: list[str], port: int, log_path: Path) -> Process:
+def spawn(
+    name: str, argv: list[str], port: int, log_path: Path, env: dict[str, str] | None = None
+) -> Process:
+    """Start an exporter with its output in ``log_path``; ``env`` is added to ours."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv,
@@ -126,6 +142,8 @@ def _spawn(name: str, argv: list[str], port: int, log_path: Path) -> Process:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
+            cwd=CHECKOUT,  # python -m exporter imports this checkout's package
         )
     return Process(name, proc, port, log_path, argv)
 
@@ -150,7 +168,7 @@ def start_ours(uri: str, interval: float, workdir: Path, tag: str) -> Process:
         "--log.level",
         "warn",
     ]
-    return _spawn("ours", argv, port, workdir / f"ours-{tag}.log")
+    return spawn("ours", argv, port, workdir / f"ours-{tag}.log")
 
 
 def start_peer(uri: str, workdir: Path, tag: str) -> Process:
@@ -163,7 +181,7 @@ def start_peer(uri: str, workdir: Path, tag: str) -> Process:
         uri,
         *PEER_FLAGS,
     ]
-    return _spawn("peer", argv, port, workdir / f"peer-{tag}.log")
+    return spawn("peer", argv, port, workdir / f"peer-{tag}.log")
 
 
 def _wait_listening(proc: Process, timeout: float) -> None:
@@ -179,7 +197,7 @@ def _wait_listening(proc: Process, timeout: float) -> None:
             time.sleep(0.05)
 
 
-def _wait_ready(proc: Process, timeout: float) -> None:
+def wait_ready(proc: Process, timeout: float) -> None:
     """Until /readyz says the first cycle has published data."""
     _wait_listening(proc, 30)
     probe = Scraper(proc.port)
@@ -230,7 +248,7 @@ def cycle_view(samples: list[Sample], interval: float) -> CycleView:
     return CycleView(wall, windows)
 
 
-def _split(
+def split_by_windows(
     samples: list[Sample], windows: list[tuple[float, float]]
 ) -> tuple[list[float], list[float]]:
     quiet: list[float] = []
@@ -242,7 +260,7 @@ def _split(
 
 
 def _scrape_stats(samples: list[Sample], view: CycleView) -> dict[str, Any]:
-    quiet, busy = _split(samples, view.windows)
+    quiet, busy = split_by_windows(samples, view.windows)
     wall = statistics.median(view.wall) if view.wall else None
     share = (wall / PRODUCTION_INTERVAL) if wall is not None else 0.0
     if quiet and busy:
@@ -287,7 +305,7 @@ def _measure_ours(
 ) -> dict[str, Any]:
     load_before = loadavg()
     t_start = time.monotonic()
-    _wait_ready(proc, timeout=max(120.0, 3 * interval))
+    wait_ready(proc, timeout=max(120.0, 3 * interval))
     ready_after = time.monotonic() - t_start
     first = Scraper(proc.port, parse=True)
     cold = first.scrape()
@@ -348,7 +366,7 @@ def _measure_ours(
         "interval_s": interval,
         "ready_after_s": round(ready_after, 3),
         "first_cycle_collect_s": round(cold.duration, 4),
-        "collect_s": _spread(list(steady.values())),
+        "collect_s": spread(list(steady.values())),
         "cycle_wall_s": None if wall is None else round(wall, 4),
         "cycle_wall_resolution_s": round(window / max(1, budget.scrapes), 4),
         "cpu_window": {
@@ -369,7 +387,7 @@ def _measure_ours(
     }
 
 
-def _spread(values: list[float]) -> dict[str, float | int] | None:
+def spread(values: list[float]) -> dict[str, float | int] | None:
     if not values:
         return None
     return {

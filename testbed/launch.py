@@ -8,6 +8,7 @@ from pathlib import Path
 from testbed.bed import Bed, Proc
 
 WSGI_DIR = Path(__file__).resolve().parent / "wsgi"
+LIMIT_REQUEST_LINE = 8190
 
 
 def gunicorn(
@@ -25,6 +26,11 @@ def gunicorn(
     """One gunicorn worker with threads serving ``app`` (``module:attribute``) on loopback.
 
     ``--no-control-socket``: gunicorn's control socket would otherwise land in the cwd.
+    ``--limit-request-line``: gunicorn's default (4094 bytes) refuses, with 414, the long
+    query strings OpenStack services send each other. Nova lists the ports of up to 150
+    servers in one Neutron request (``device_id=...`` 150 times, about 7,000 bytes), so a
+    server listing of more than about 85 servers failed; 8190 is the most gunicorn allows,
+    and Apache's default, which deployments usually put in front of these APIs.
     """
     wsgi_env = {
         "TESTBED_WSGI_APP": app,
@@ -46,6 +52,8 @@ def gunicorn(
         str(timeout),
         "--graceful-timeout",
         "5",
+        "--limit-request-line",
+        str(LIMIT_REQUEST_LINE),
         "--name",
         name,
         "tbwsgi:application",

@@ -16,7 +16,16 @@ from tests.e2e.golden import (
 from tests.support.promtool import OPENSTACK_EXPORTER_NAMES, promtool_complaints
 from tests.support.testbed import Testbed
 
-OPENSTACK_SERVICES = ("nova", "neutron", "cinder", "glance", "placement", "heat", "gnocchi", "server")
+OPENSTACK_SERVICES = (
+    "nova",
+    "neutron",
+    "cinder",
+    "glance",
+    "placement",
+    "heat",
+    "gnocchi",
+    "server",
+)
 
 
 def test_demo_exposition_matches_golden_and_passes_promtool() -> None:

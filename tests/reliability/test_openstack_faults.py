@@ -249,7 +249,9 @@ def test_tokens_are_renewed_once_per_lifetime_without_a_failed_cycle(
         with http_proxy(lambda _method, _path: None, upstream=upstream) as proxy:
 
             def logins() -> int:
-                return sum(1 for m, p in proxy.seen if m == "POST" and p == "/v3/auth/tokens")
+                return sum(
+                    1 for s in proxy.seen if s.method == "POST" and s.path == "/v3/auth/tokens"
+                )
 
             clouds = _short_token_clouds(own, proxy.url, tmp_path / "clouds.yaml")
             config = config_text("2s", "2s", "1500ms", inventory=None)

@@ -2,14 +2,16 @@
 it passes every request on, except those a test wants answered otherwise (a proxy's own
 error page with status 200, say), and it keeps the paths it answered itself.
 
-Given an ``upstream`` URL it is a reverse proxy instead (a client is pointed at its URL, as at
-the server's): what a test needs to count the requests that server gets, such as Keystone's
-logins. Either way every request is kept, as (method, path), in ``seen``."""
+Given ``upstream`` (``http://host:port``) it is a reverse proxy instead: requests with a
+relative path go to that server, so a URL in a client's configuration (Keystone's
+``auth_url`` in a copy of clouds.yaml) can point at it. Either way it logs every request:
+when, method, path and the status it answered with (``Proxy.seen``)."""
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,13 +24,21 @@ Rule = Callable[[str, str], Answer | None]
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"}
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    at: float  # time.time() when the request arrived
+    method: str
+    path: str
+    status: int
+
+
 @dataclass
 class Proxy:
     port: int
     rule: Rule
     upstream: str | None = None
     answered: list[str] = field(default_factory=list)
-    seen: list[tuple[str, str]] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -44,16 +54,18 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
 
         def _relay(self) -> None:
             proxy = proxy_of()
-            # absolute-form (http://host:port/path?query) unless a reverse proxy's origin-form
-            target = urlsplit(self.path if proxy.upstream is None else proxy.upstream + self.path)
+            arrived = time.time()
+            target = urlsplit(self.path)  # absolute-form: http://host:port/path?query
+            if proxy.upstream is not None and not target.hostname:
+                target = urlsplit(proxy.upstream.rstrip("/") + self.path)
             path = target.path + (f"?{target.query}" if target.query else "")
-            proxy.seen.append((self.command, target.path))
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             own = proxy.rule(self.command, target.path)
             if own is not None:
                 proxy.answered.append(target.path)
                 self._answer(own[0], [("Content-Type", own[1])], own[2])
+                proxy.seen.append(Seen(arrived, self.command, target.path, own[0]))
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             conn = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=60)
@@ -62,11 +74,14 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
                 resp = conn.getresponse()
                 data = resp.read()
                 kept = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
-                self._answer(resp.status, kept, data)
+                status = resp.status
+                self._answer(status, kept, data)
             except OSError as exc:
+                status = 502
                 self._answer(502, [("Content-Type", "text/plain")], str(exc).encode())
             finally:
                 conn.close()
+            proxy.seen.append(Seen(arrived, self.command, target.path, status))
 
         def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
             self.send_response(status)
@@ -82,15 +97,20 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def pass_all(method: str, path: str) -> Answer | None:
+    """The rule of a proxy that only passes requests on (and logs them)."""
+    return None
+
+
 @contextmanager
-def http_proxy(rule: Rule, upstream: str | None = None) -> Iterator[Proxy]:
-    """The proxy (reverse, to ``upstream``'s scheme, host and port, when given), serving in a
-    thread until the block ends."""
+def http_proxy(rule: Rule = pass_all, upstream: str | None = None) -> Iterator[Proxy]:
+    """The proxy, serving in a thread until the block ends; a reverse proxy to ``upstream``'s
+    scheme, host and port when given."""
     holder: list[Proxy] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(lambda: holder[0]))
     server.daemon_threads = True
     origin = None
-    if upstream is not None:
+    if upstream is not None:  # only its scheme, host and port: the client's path is kept
         parts = urlsplit(upstream)
         origin = f"{parts.scheme}://{parts.netloc}"
     holder.append(Proxy(int(server.server_address[1]), rule, origin))
