@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,6 +36,8 @@ class CloudSession:
         self.requests: Counter[tuple[str, str]] = Counter()
         """Answered HTTP requests by (service type, status code), for the request counters."""
         self.token_requests = 0
+        self._shared_lock = threading.Lock()
+        self._shared: dict[str, tuple[float, Any]] = {}
 
     @property
     def cloud(self) -> str:
@@ -83,6 +86,18 @@ class CloudSession:
             lock = self._proxy_locks.setdefault(attribute, threading.Lock())
         with lock:
             return getattr(conn, attribute)
+
+    def shared(self, key: str, max_age: float, fetch: Callable[[], Any]) -> Any:
+        """One fetch of a listing several parts of a cycle need (the projects): the parts run
+        side by side, so the others wait for the first one's answer instead of asking again.
+        ``max_age`` is short, so the next cycle fetches afresh."""
+        with self._shared_lock:
+            hit = self._shared.get(key)
+            if hit is not None and time.monotonic() - hit[0] < max_age:
+                return hit[1]
+            value = fetch()
+            self._shared[key] = (time.monotonic(), value)
+            return value
 
     def route(self, endpoints: Sequence[Endpoint]) -> None:
         """Which service a request URL belongs to, for the request counters."""

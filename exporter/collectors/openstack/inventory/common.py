@@ -18,9 +18,17 @@ PAGE = 1000
 """Page size asked for; APIs cap it at their own ``max_limit`` (1,000 by default)."""
 
 
+PROJECTS_MAX_AGE = 20.0
+"""Seconds the project list is shared between parts: within one cycle, never across two."""
+
+
 def projects(session: CloudSession) -> list[Any]:
-    """Every project, paginated."""
-    return list(session.proxy("identity").projects())
+    """Every project, paginated; fetched once for the parts of a cycle that need it."""
+    return list(
+        session.shared(
+            "projects", PROJECTS_MAX_AGE, lambda: list(session.proxy("identity").projects())
+        )
+    )
 
 
 def fan_out(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:

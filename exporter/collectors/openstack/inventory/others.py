@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from exporter.collectors.openstack.families import Scope, text
 from exporter.collectors.openstack.inventory.common import PAGE
+from exporter.collectors.openstack.inventory.common import projects as common_projects
 from exporter.collectors.openstack.session import CloudSession
 from exporter.metric import MetricFamily
 
@@ -27,7 +28,7 @@ def identity(scope: Scope, session: CloudSession) -> list[MetricFamily]:
         "Projects; always 1.",
         ["is_domain", "description", "domain_id", "enabled", "id", "name", "parent_id", "tags"],
     )
-    projects = list(keystone.projects())
+    projects = common_projects(session)
     for p in projects:
         info.add(
             [
