@@ -23,7 +23,7 @@ def test_a_hanging_call_times_out_alone_and_is_not_started_twice() -> None:
     first = calls.run({"hang": hang, "fast": lambda: 7}, time.monotonic() + 0.2)
     assert first["fast"].value == 7
     assert first["fast"].ok
-    assert first["hang"].error == "timed out (health deadline)"
+    assert first["hang"].error == "timed out (cycle deadline)"
     second = calls.run({"hang": hang, "fast": lambda: 8}, time.monotonic() + 0.2)
     assert second["hang"].error == "still blocked in an earlier cycle"
     assert second["fast"].value == 8

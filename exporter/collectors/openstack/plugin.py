@@ -62,7 +62,7 @@ class OpenStackPlugin:
         return check(self.name, config)
 
 
-def check_cloud(name: str) -> None:
+def check_cloud(name: str, collector: str = "openstack") -> None:
     """A cloud clouds.yaml lacks is a config error (exit 2), found before serving; whether
     its Keystone answers is for the cycles to find out."""
     try:
@@ -72,15 +72,15 @@ def check_cloud(name: str) -> None:
         )
     except ImportError:
         raise ConfigError(
-            "collectors.openstack: openstacksdk is not installed (pip install openstacksdk)"
+            f"collectors.{collector}: openstacksdk is not installed (pip install openstacksdk)"
         ) from None
     try:
         openstack.config.OpenStackConfig().get_one(cloud=name)
     except OpenStackConfigException as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "not usable"
-        raise ConfigError(f"collectors.openstack: cloud {name!r}: {first}") from None
+        raise ConfigError(f"collectors.{collector}: cloud {name!r}: {first}") from None
     except OSError as exc:
-        raise ConfigError(f"collectors.openstack: clouds.yaml: {exc.strerror or exc}") from None
+        raise ConfigError(f"collectors.{collector}: clouds.yaml: {exc.strerror or exc}") from None
 
 
 PLUGIN = OpenStackPlugin()

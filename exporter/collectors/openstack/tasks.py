@@ -30,9 +30,14 @@ class Outcome:
         return self.error is None
 
 
+Errors = Callable[[], tuple[type[Exception], ...]]
+Describe = Callable[[BaseException], str]
+
+
 class _Call:
-    def __init__(self, key: str, fn: Callable[[], Any]) -> None:
+    def __init__(self, key: str, fn: Callable[[], Any], errors: Errors, explain: Describe) -> None:
         self.key = key
+        self._errors, self._explain = errors, explain
         self.started = time.monotonic()
         self.finished = self.started
         self.done = threading.Event()
@@ -44,8 +49,8 @@ class _Call:
         try:
             value = self._fn()
             error = None
-        except cloud_errors() as exc:
-            value, error = None, describe(exc)
+        except self._errors() as exc:
+            value, error = None, self._explain(exc)
         except Exception as exc:
             log.exception("openstack call crashed", extra={"call": self.key})
             value, error = None, f"internal error: {type(exc).__name__}"
@@ -61,7 +66,10 @@ Started = dict[str, "_Call | Outcome"]
 class Calls:
     """Keeps the calls still running from earlier cycles, by key."""
 
-    def __init__(self) -> None:
+    def __init__(self, errors: Errors = cloud_errors, explain: Describe = describe) -> None:
+        """``errors`` are the expected failures, told by ``explain`` in one line; anything
+        else is logged with its traceback as a crash."""
+        self._errors, self._explain = errors, explain
         self._running: dict[str, _Call] = {}
         self._lock = threading.Lock()
 
@@ -82,7 +90,7 @@ class Calls:
                         seconds=time.monotonic() - old.started,
                     )
                     continue
-                started[key] = self._running[key] = _Call(key, fn)
+                started[key] = self._running[key] = _Call(key, fn, self._errors, self._explain)
         return started
 
     def wait(self, started: Started, deadline: float) -> dict[str, Outcome]:
@@ -97,7 +105,7 @@ class Calls:
                 out[key] = call.outcome
             else:
                 out[key] = Outcome(
-                    error="timed out (health deadline)", seconds=time.monotonic() - call.started
+                    error="timed out (cycle deadline)", seconds=time.monotonic() - call.started
                 )
         with self._lock:
             for key, call in started.items():

@@ -1,0 +1,1 @@
+"""The gnocchi collector: the latest Gnocchi measures and Gnocchi's backlog."""
