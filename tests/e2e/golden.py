@@ -1,13 +1,14 @@
 """End-to-end golden output: the real exporter's exposition, diffed against a file.
 
-Two goldens: ``libvirt_demo.prom`` (the libvirt collector on the demo node file, every line
-with volatile values blanked) and ``openstack_testbed.prom`` (the openstack collector with
-``--once`` on the testbed, as family shapes: HELP, TYPE and the label names of each family;
-its values and label values are the testbed's state, which
-``tests/integration/test_openstack_values.py`` checks against openstacksdk).
+Three goldens: ``libvirt_demo.prom`` (the libvirt collector on the demo node file, every line
+with volatile values blanked), ``openstack_testbed.prom`` and ``gnocchi_testbed.prom`` (the
+openstack and gnocchi collectors with ``--once`` on the testbed, as family shapes: HELP, TYPE
+and the label names of each family; their values and label values are the testbed's state,
+which ``tests/integration/test_openstack_values.py`` and ``test_gnocchi_values.py`` check
+against openstacksdk and gnocchiclient).
 
 Run ``python -m tests.e2e.golden --update`` (or ``make golden``) after a deliberate change to
-the exposition, and review the diff like code. The openstack golden needs a running testbed
+the exposition, and review the diff like code. The testbed goldens need a running testbed
 (``make testbed``; ``$TESTBED_DIR`` names another one); without one it is left alone.
 """
 
@@ -25,6 +26,7 @@ from tests.support.exporter import DEMO_NODE, REPO, run_exporter, run_once
 
 GOLDEN = Path(__file__).with_name("libvirt_demo.prom")
 OPENSTACK_GOLDEN = Path(__file__).with_name("openstack_testbed.prom")
+GNOCCHI_GOLDEN = Path(__file__).with_name("gnocchi_testbed.prom")
 
 # The test driver derives these counters from the wall clock; our own timings vary too.
 VOLATILE = re.compile(
@@ -90,6 +92,17 @@ def scrape_openstack(clouds_yaml: Path) -> str:
     return proc.stdout
 
 
+def scrape_gnocchi(clouds_yaml: Path) -> str:
+    """One ``--once`` run of the gnocchi collector alone on the testbed's admin cloud."""
+    proc = run_once(
+        ["--no-collector.libvirt", "--collector.gnocchi", "--os-cloud", "testbed"],
+        env={"OS_CLIENT_CONFIG_FILE": str(clouds_yaml)},
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"--once exited {proc.returncode}:\n{proc.stderr}")
+    return proc.stdout
+
+
 def differences(golden: Path, got: str) -> str:
     """A unified diff from the golden file to ``got``; empty when they match."""
     want = golden.read_text() if golden.exists() else ""
@@ -101,6 +114,7 @@ def differences(golden: Path, got: str) -> str:
 GOLDENS: dict[str, tuple[Path, Callable[[], str]]] = {
     "libvirt": (GOLDEN, lambda: normalize(scrape_demo())),
     "openstack": (OPENSTACK_GOLDEN, lambda: shapes(scrape_openstack(testbed_clouds_yaml()))),
+    "gnocchi": (GNOCCHI_GOLDEN, lambda: shapes(scrape_gnocchi(testbed_clouds_yaml()))),
 }
 
 
@@ -113,7 +127,7 @@ def main() -> int:
     for name, (path, produce) in GOLDENS.items():
         if args.only not in (None, name):
             continue
-        if name == "openstack" and not testbed_clouds_yaml().exists():
+        if name != "libvirt" and not testbed_clouds_yaml().exists():
             print(f"{name}: skipped, no testbed ({testbed_clouds_yaml()} is missing)")
             continue
         got = produce()

@@ -40,9 +40,9 @@ class Series:
 
     @property
     def help(self) -> str:
-        what = "per-second rate of" if self.rate else "latest point of"
+        what = "Per-second rate from the latest" if self.rate else "Latest"
         unit = f", converted from {self.stored_unit}" if self.factor != 1.0 else ""
-        return f"Gnocchi {what} the meter {self.metric} ({self.aggregation}){unit}."
+        return f"{what} {self.aggregation} point of the meter {self.metric} in Gnocchi{unit}."
 
 
 @dataclass(frozen=True, slots=True)
