@@ -13,32 +13,16 @@ from exporter.collectors.openstack.config import CloudConfig
 from exporter.collectors.openstack.plugin import PLUGIN
 from exporter.collectors.plugin import Schedule
 from exporter.config import Flags, build_config
-
-CLOUDS_YAML = """\
-clouds:
-  east:
-    auth: {auth_url: "http://127.0.0.1:9/v3", username: u, password: pw-east, project_name: p}
-  west:
-    auth: {auth_url: "http://127.0.0.1:9/v3", username: u, password: pw-west, project_name: p}
-"""
+from tests.support.clouds import collector_file, use_clouds_yaml
 
 
 @pytest.fixture(autouse=True)
 def clouds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clouds.yaml with two clouds, and no $OS_CLOUD unless a test sets one."""
-    path = tmp_path / "clouds.yaml"
-    path.write_text(CLOUDS_YAML)
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
-    monkeypatch.delenv("OS_CLOUD", raising=False)
-    return path
+    return use_clouds_yaml(tmp_path, monkeypatch)
 
 
 def _file(tmp_path: Path, body: str) -> str:
-    """A config file whose ``collectors.openstack`` section is ``body`` (YAML, indented)."""
-    path = tmp_path / "config.yml"
-    indented = "".join(f"    {line}\n" for line in body.splitlines())
-    path.write_text(f"collectors:\n  openstack:\n{indented}")
-    return str(path)
+    return collector_file(tmp_path, "openstack", body)
 
 
 def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

@@ -198,7 +198,8 @@ def read_config(
     section: Section, flag_cloud: str | None, env_cloud: str | None, enabled: bool
 ) -> GnocchiConfig:
     """The flag beats the file, the file beats ``$OS_CLOUD``, as for the openstack collector."""
-    cloud = flag_cloud or _text(section, "cloud") or env_cloud or ""
+    file_cloud = _text(section, "cloud")  # read even when the flag wins: else "unknown key"
+    cloud = flag_cloud or file_cloud or env_cloud or ""
     region = _text(section, "region")
     interface = _text(section, "interface")
     if interface is not None:

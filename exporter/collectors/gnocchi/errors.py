@@ -3,7 +3,12 @@ timed out): one line for each, in the words the openstack collector uses."""
 
 from __future__ import annotations
 
+import html
+import re
+
 from otb_common.cloud import cloud_errors, describe
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 def gnocchi_errors() -> tuple[type[Exception], ...]:
@@ -37,5 +42,18 @@ def explain(exc: BaseException) -> str:  # noqa: PLR0911 - one return per kind o
 
 
 def _short(text: object, limit: int = 200) -> str:
-    lines = str(text).strip().splitlines()
+    lines = _gist(str(text)).strip().splitlines()
     return (lines[0] if lines else "")[:limit]
+
+
+def _gist(text: str) -> str:
+    """Gnocchi answers a client that does not ask for JSON (gnocchiclient sends no Accept)
+    with webob's HTML page, whose first line is ``<html>``; the reason is its last
+    paragraph, after ``<br /><br />`` (else its title)."""
+    if not text.lstrip().lower().startswith("<html"):
+        return text
+    _, separator, detail = text.rpartition("<br /><br />")
+    if not separator or not _TAG.sub("", detail).strip():
+        title = re.search(r"<title>(.*?)</title>", text, re.DOTALL)
+        detail = title.group(1) if title else ""
+    return " ".join(html.unescape(_TAG.sub(" ", detail)).split())
