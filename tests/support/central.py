@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,10 +141,17 @@ class Watch:
 
 @contextmanager
 def central_exporter(
-    workdir: Path, clouds_yaml: Path, config: str, *, cloud: str = "testbed", ready: bool = True
+    workdir: Path,
+    clouds_yaml: Path,
+    config: str,
+    *,
+    cloud: str = "testbed",
+    ready: bool = True,
+    extra: Sequence[str] = (),
 ) -> Iterator[Watch]:
-    """``python -m exporter`` with only the openstack collector, on ``cloud`` of
-    ``clouds_yaml``; ready (every cycle succeeded once) unless ``ready=False``."""
+    """``python -m exporter`` with only the openstack collector (and what ``extra`` flags
+    add), on ``cloud`` of ``clouds_yaml``; ready (every cycle succeeded once) unless
+    ``ready=False``."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "exporter.yml"
     path.write_text(config)
@@ -155,6 +162,7 @@ def central_exporter(
         cloud,
         "--config.file",
         str(path),
+        *extra,
     ]
     env = {"OS_CLIENT_CONFIG_FILE": str(clouds_yaml)}
     with run_exporter(args, ready=ready, start_timeout=60.0, env=env) as exp:

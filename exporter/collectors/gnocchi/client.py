@@ -66,7 +66,13 @@ class GnocchiClient:
             from gnocchiclient import client  # noqa: PLC0415 - gnocchiclient loads only where this collector runs
 
             conn = self.session.connection()
-            options: dict[str, str] = {"interface": self.session.interface}
+            # One retry of a failed connection: an API server may close an idle kept-alive
+            # connection just as a cycle reuses it. JSON errors carry Gnocchi's reason.
+            options: dict[str, Any] = {
+                "interface": self.session.interface,
+                "connect_retries": 1,
+                "additional_headers": {"Accept": "application/json"},
+            }
             if self.session.region:
                 options["region_name"] = self.session.region
             self._client = client.Client("1", session=conn.session, adapter_options=options)
