@@ -59,7 +59,8 @@ class GnocchiConfig:
     discovery_interval: float = DISCOVERY_INTERVAL
     status: bool = True
     reference: tuple[str, str] = ("instance", "cpu")
-    types: tuple[TypeConfig, ...] = field(default_factory=tuple)
+    types: tuple[TypeConfig, ...] = field(default_factory=lambda: tuple(default_types().values()))
+    """Ceilometer's defaults unless told otherwise, also for a config built in code."""
 
     @property
     def label(self) -> str:
