@@ -75,6 +75,11 @@ class GnocchiClient:
             }
             if self.session.region:
                 options["region_name"] = self.session.region
+            # clouds.yaml's metric_endpoint_override, as openstacksdk honours it for its own
+            # proxies: a Gnocchi reached at another address than the catalog says.
+            override = conn.config.get_endpoint("metric")
+            if override:
+                options["endpoint_override"] = override
             self._client = client.Client("1", session=conn.session, adapter_options=options)
         return self._client
 
