@@ -6,11 +6,13 @@ creates one alarm and does not return before it has fired: the evaluator must ha
 to ``alarm`` and the notifier's webhook must have reached the alarm sink.
 
 What makes the alarm fire: ``cpu`` of the Nova server, ``rate:mean`` at 60 s granularity,
-over ``0.8 * vcpus * 60e9`` ns per minute (80 % of its vCPUs) for 3 periods. The measures
-service pushed five idle minutes (~15 %) then five busy ones (~90 %), so the last three
-minutes breach it. ``additional_ingestion_lag`` (one hour) keeps those minutes in the
-evaluation window after the one-off push, so the alarm stays ``alarm`` for an hour instead
-of falling to ``insufficient data`` four minutes later.
+over 80 % of its vCPUs for 3 periods. Gnocchi's rate:mean is the mean difference between
+successive samples, so the threshold is per sampling interval of the measures feeder:
+``0.8 * vcpus * interval * 1e9`` ns (``0.8 * vcpus * 60e9`` at the default 60 s). The feeder
+backfilled five idle minutes (~15 %) then five busy ones (~90 %) and keeps pushing busy
+samples, so the last three minutes always breach it. ``additional_ingestion_lag`` (one hour)
+keeps the last samples in the evaluation window while the feeder is stopped or frozen (a
+fault test), so the alarm stays ``alarm`` rather than falling to ``insufficient data``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def _aodh_url(url: str) -> str:
 def _alarm_spec(bed: Bed, webhook: str) -> dict[str, Any]:
     measures = bed.info("measures")
     vcpus = int(measures.get("vcpus", 1))
+    interval = int(measures.get("interval", 60))
     return {
         "name": ALARM_NAME,
         "description": "CPU of the testbed server above 80 % of its vCPUs for 3 minutes",
@@ -86,7 +89,7 @@ def _alarm_spec(bed: Bed, webhook: str) -> dict[str, Any]:
             "granularity": 60,
             "evaluation_periods": 3,
             "comparison_operator": "gt",
-            "threshold": 0.8 * vcpus * 60e9,
+            "threshold": 0.8 * vcpus * interval * 1e9,
         },
     }
 

@@ -67,7 +67,7 @@ def launch(bed: Testbed, base: Path, ams: list[str], port: int, config: Any) -> 
 
 
 def cpu_alarm(bed: Testbed, name: str, actions: list[str]) -> dict[str, Any]:
-    """A copy of the testbed's alarm (in breach for an hour) whose actions are ``actions``."""
+    """A copy of the testbed's alarm (in breach while the measures feeder runs), to ``actions``."""
     return {
         "op": "create",
         "alarm": {

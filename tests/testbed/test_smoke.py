@@ -6,6 +6,7 @@ through openstacksdk, gnocchiclient or aodhclient, the way the exporter and the 
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,6 +155,49 @@ def test_gnocchi_has_measures_for_the_server(bed: Testbed, cloud: connection.Con
     for name, metric_id in resource["metrics"].items():
         measures = gnocchi.metric.get_measures(metric_id, refresh=True)
         assert measures, f"no measures for {name}"
+
+
+def test_measures_stay_live_and_keep_the_alarm_firing(
+    bed: Testbed, cloud: connection.Connection
+) -> None:
+    """The feeder pushes a sample per interval: the newest ``cpu`` point advances within
+    2.5 intervals, the counter never goes back, and the last three minutes still breach the
+    Aodh alarm's threshold, which stays in ``alarm``."""
+    from aodhclient.v2 import client as aodh_client  # noqa: PLC0415 - optional client
+    from gnocchiclient.v1 import client as gnocchi_client  # noqa: PLC0415
+
+    gnocchi = gnocchi_client.Client(
+        session=cloud.session, adapter_options={"region_name": "RegionOne"}
+    )
+    info = bed.info("measures")
+    interval = int(info["interval"])
+    cpu = gnocchi.resource.get("instance", info["server_id"])["metrics"]["cpu"]
+
+    def points() -> list[tuple[datetime.datetime, float, float]]:
+        since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=30)
+        found: list[tuple[datetime.datetime, float, float]] = gnocchi.metric.get_measures(
+            cpu, granularity=1, start=since.isoformat(), refresh=True
+        )
+        return found
+
+    first = points()[-1][0]
+    newer = poll(
+        "a newer cpu sample",
+        lambda: [p for p in points() if p[0] > first],
+        timeout=2.5 * interval,
+        interval=1,
+    )
+    values = [value for _, _, value in points()]
+    assert values == sorted(values), "the cpu counter went back"
+    state = json.loads(Path(info["state_file"]).read_text())
+    assert state["interval"] == interval
+    assert datetime.datetime.fromisoformat(state["last_sample"]) >= newer[-1][0]
+
+    rule = bed.info("aodh")["rule"]
+    rates = gnocchi.metric.get_measures(cpu, aggregation="rate:mean", granularity=60, refresh=True)
+    assert [r[2] > rule["threshold"] for r in rates[-3:]] == [True] * 3, rates[-3:]
+    aodh = aodh_client.Client(session=cloud.session)
+    assert aodh.alarm.get(bed.info("aodh")["alarm_id"])["state"] == "alarm"
 
 
 def test_aodh_alarm_fires_its_webhook(bed: Testbed, cloud: connection.Connection) -> None:
