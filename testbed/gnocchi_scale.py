@@ -68,18 +68,20 @@ def seed(
     *,
     threads: int = THREADS,
     chunk: int = CHUNK,
+    wait: bool = True,
 ) -> dict[str, Any]:
-    """Create ``count`` servers' resources with one sample per metric, processed by metricd.
+    """Create ``count`` servers' resources with one sample per metric, processed by metricd
+    (``wait=False``: pushed, not waited for, for a test that only needs the resources).
 
     Returns the record: ``instances`` (ids), ``disks`` and ``nics`` (original resource ids),
     ``projects``, ``user_id``, ``timestamp`` (the samples' minute), ``first``, ``samples``,
     ``created``/``existing`` (a re-run adds only what is missing) and ``seconds``
     (``create_s``, ``push_s``, ``process_s``, ``total_s``).
     """
-    wait = processing_timeout(count)
+    limit = processing_timeout(count)
     spec = {"op": "seed", "tag": tag, "count": count, "projects": projects,
-            "threads": threads, "chunk": chunk, "timeout": wait}  # fmt: skip
-    return _run(bed, spec, timeout=wait + 120 + count * 0.5)
+            "threads": threads, "chunk": chunk, "timeout": limit, "wait": wait}  # fmt: skip
+    return _run(bed, spec, timeout=limit + 120 + count * 0.5)
 
 
 def push(bed: Bed, record: dict[str, Any], *, chunk: int = CHUNK) -> dict[str, Any]:

@@ -197,7 +197,8 @@ def seed_or_push(api: Api, spec: dict[str, Any]) -> dict[str, Any]:
     result["samples"] = push(api, spec, stamp)
     timings["push_s"] = time.monotonic() - mark
     note(f"{result['samples']} samples at {stamp.isoformat()} in {timings['push_s']:.1f}s")
-    timings["process_s"] = processed(api, spec["timeout"])
+    if spec.get("wait", True):
+        timings["process_s"] = processed(api, spec["timeout"])
     timings["total_s"] = time.monotonic() - began
     resources = list(plan(spec["tag"], spec["count"], spec["projects"]))
     return {

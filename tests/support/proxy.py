@@ -30,6 +30,8 @@ class Seen:
     method: str
     path: str
     status: int
+    bytes: int = 0  # the answer's body
+    seconds: float = 0.0  # until the upstream's answer was read
 
 
 @dataclass
@@ -69,10 +71,13 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             conn = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=60)
+            data, took = b"", 0.0
+            started = time.perf_counter()
             try:
                 conn.request(self.command, path, body, headers)
                 resp = conn.getresponse()
                 data = resp.read()
+                took = time.perf_counter() - started
                 kept = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
                 status = resp.status
                 self._answer(status, kept, data)
@@ -81,7 +86,7 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
                 self._answer(502, [("Content-Type", "text/plain")], str(exc).encode())
             finally:
                 conn.close()
-            proxy.seen.append(Seen(arrived, self.command, target.path, status))
+            proxy.seen.append(Seen(arrived, self.command, target.path, status, len(data), took))
 
         def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
             self.send_response(status)
