@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from exporter.collectors.base import Collection
+from exporter.collectors.gnocchi import collector as gnocchi_collector
 from exporter.collectors.gnocchi.collector import REFERENCE_WINDOW, GnocchiCollector
 from exporter.collectors.gnocchi.reader import LIVE
 from exporter.metric import MetricFamily
@@ -149,7 +150,10 @@ def test_an_empty_shard_is_an_empty_read() -> None:
         ("error_aggregation.json", "Metrics with unknown aggregation"),
     ],
 )
-def test_a_refused_group_fails_alone_and_brings_rediscovery(refusal: str, reason: str) -> None:
+def test_a_refused_group_fails_alone_and_brings_rediscovery(
+    refusal: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gnocchi_collector, "REDISCOVER_AFTER", 0.0)
     collector, fake, _ = _collector()
     bad = "(metric (vcpus mean)"
 
@@ -179,6 +183,20 @@ def test_a_refused_group_fails_alone_and_brings_rediscovery(refusal: str, reason
     assert len(fake.backend.searches) > searches  # discovered again, long before the interval
     assert again.error is None
     assert _families(again)["gnocchi_memory_usage_bytes"].rows
+
+
+def test_a_refusal_soon_after_discovery_waits_before_discovering_again() -> None:
+    """A group Gnocchi keeps refusing does not cost a discovery every cycle."""
+    collector, fake, _ = _collector()
+    fake.backend.refuse = lambda request: (
+        "error_aggregation.json"
+        if request["operations"].startswith("(metric (vcpus mean)")
+        else None
+    )
+    assert collector.collect().error is not None
+    searches = len(fake.backend.searches)
+    assert collector.collect().error is not None
+    assert len(fake.backend.searches) == searches
 
 
 def test_no_rediscovery_while_reads_succeed() -> None:

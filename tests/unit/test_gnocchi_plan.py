@@ -119,8 +119,9 @@ def test_a_configured_meter_that_cannot_be_read_is_named(
     plan, _ = _plan(
         {"default_resource_types": False, "resource_types": {"instance": {"metrics": metrics}}}
     )
-    assert len(plan.problems) == 1
-    assert plan.problems[0].startswith(problem), plan.problems
+    named = [p for p in plan.problems if not p.startswith("reference ")]
+    assert len(named) == 1, plan.problems
+    assert named[0].startswith(problem), plan.problems
     assert set(_series(plan)) == {"vcpus"}  # the others are still read
 
 
@@ -160,3 +161,9 @@ def test_shards_cover_the_uuid_space_without_gap_or_overlap(shards: int) -> None
         assert len(hits) == 1, (rid, hits)
     ended = {"id": ids[0], "ended_at": "2026-01-01T00:00:00+00:00"}
     assert not any(matches(ended, shard_search(i, shards)) for i in range(shards))
+
+
+def test_a_reference_that_is_not_read_is_named() -> None:
+    plan, _ = _plan({"reference": "instance/no.such.meter"})
+    assert plan.reference is None
+    assert any(p.startswith("reference instance/no.such.meter: not read") for p in plan.problems)

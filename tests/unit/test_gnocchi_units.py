@@ -66,3 +66,14 @@ def test_every_default_meter_has_a_valid_name_unique_in_its_type(kind: str) -> N
         assert PROMETHEUS_NAME.fullmatch(name), name
         assert "__" not in name, name
     assert len(set(names)) == len(names), names
+
+
+def test_ceilometer_spellings_of_units_convert() -> None:
+    """Ceilometer stores ``percent`` for the compute node meters and ``second`` for some."""
+    assert convert("percent") == convert("%")
+    assert convert("second").suffix == "seconds"
+    assert convert("Amps").suffix == "amperes"
+    name = family_name(
+        "gnocchi", "compute.node.cpu.idle.percent", "ratio", counter=False, rate=False
+    )
+    assert name == "gnocchi_compute_node_cpu_idle_ratio"

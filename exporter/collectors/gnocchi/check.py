@@ -5,6 +5,7 @@ read, by name)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from exporter.collectors.gnocchi.client import GnocchiClient
 from exporter.collectors.gnocchi.config import GnocchiConfig
@@ -26,15 +27,21 @@ def check(collector: str, config: GnocchiConfig) -> list[CheckResult]:
     calls = Calls(gnocchi_errors, explain)
     deadline = time.monotonic() + config.schedule.timeout
     try:
-        outcomes = calls.run(
-            {"discovery": lambda: discover(client, config), "status": client.status}, deadline
-        )
+        wanted: dict[str, Callable[[], object]] = {"discovery": lambda: discover(client, config)}
+        if config.status:
+            wanted["status"] = client.status
+        outcomes = calls.run(wanted, deadline)
     finally:
         session.close()
-    found, status = outcomes["discovery"], outcomes["status"]
-    results = [
-        CheckResult(collector, f"{target} status", status.ok, status.error or "backlog readable")
-    ]
+    found = outcomes["discovery"]
+    results = []
+    if config.status:
+        status = outcomes["status"]
+        results.append(
+            CheckResult(
+                collector, f"{target} status", status.ok, status.error or "backlog readable"
+            )
+        )
     if not found.ok:
         results.append(CheckResult(collector, f"{target} measures", False, found.error or ""))
         return results

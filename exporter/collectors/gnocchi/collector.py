@@ -32,6 +32,8 @@ DEADLINE_SHARE = 0.9
 REFERENCE_WINDOW = 86400.0
 """How far back the reference meter's newest point is looked for when no fresh one exists."""
 BASE = ("cloud", "region")
+REDISCOVER_AFTER = 60.0
+"""A refused read discovers again, but not sooner than this after the last discovery."""
 
 
 class GnocchiCollector:
@@ -89,7 +91,10 @@ class GnocchiCollector:
                 reads[key] = outcome.value
             else:
                 errors.append((key, outcome.error or ""))
-                if (outcome.error or "").startswith(("HTTP 400", "HTTP 404")):
+                refused = (outcome.error or "").startswith(("HTTP 400", "HTTP 404"))
+                # A group Gnocchi keeps refusing (a meter on another policy on some
+                # resources) is not worth a discovery every cycle.
+                if refused and time.monotonic() - self._planned_at >= REDISCOVER_AFTER:
                     self._rediscover = True
         families.extend(self._measures(groups, reads, base))
         families.append(success)

@@ -55,14 +55,14 @@ VOLUME = {
     **_meters("GB", G, "volume.size", "snapshot.size", "volume.snapshot.size"),
     **_meters("GB", G, "volume.backup.size", "backup.size"),
 }
-IMAGE = {"image.size": Meter("B"), **_meters("B", G, "image.download", "image.serve")}
+IMAGE = {"image.size": Meter("B")}
 RESOURCE_TYPES: dict[str, dict[str, Meter]] = {
     "instance": INSTANCE,
     "instance_disk": INSTANCE_DISK,
     "instance_network_interface": INSTANCE_NETWORK_INTERFACE,
     "volume": VOLUME,
     "image": IMAGE,
-    "network": {"bandwidth": Meter("B"), "ip.floating": Meter("ip")},
+    "network": {"ip.floating": Meter("ip")},
     "swift_account": {
         **_meters("B", G, "storage.objects.incoming.bytes", "storage.objects.outgoing.bytes"),
         **_meters("B", G, "storage.objects.size", "storage.containers.objects.size"),
@@ -94,11 +94,11 @@ RESOURCE_TYPES: dict[str, dict[str, Meter]] = {
     "nova_compute": {
         "compute.node.cpu.frequency": Meter("MHz"),
         **_meters(
-            "%",
+            "percent",
             G,
             *(f"compute.node.cpu.{kind}.percent" for kind in ("idle", "iowait", "kernel", "user")),
         ),
-        "compute.node.cpu.percent": Meter("%"),
+        "compute.node.cpu.percent": Meter("percent"),
         **_meters(
             "ns",
             C,
@@ -142,8 +142,9 @@ RESOURCE_TYPES: dict[str, dict[str, Meter]] = {
         "hardware.ipmi.fan": Meter("RPM"),
     },
 }
-"""Ceilometer's identity and stack meters count notifications per event (``delta``): a
-latest point says nothing a dashboard can use, so they are left out of the defaults."""
+"""Ceilometer's ``delta`` meters (identity and stack notifications, ``image.download``,
+``image.serve``, ``bandwidth``) count per event: a latest point says nothing a dashboard can
+use, so they are left out of the defaults."""
 
 # Attributes a dashboard needs beyond project, user, type and id, as label -> attribute.
 # ``instance_id`` on an instance is its own id, so every instance-related series joins the

@@ -116,6 +116,12 @@ def discover(client: GnocchiClient, config: GnocchiConfig) -> Plan:
         ref_type, ref_metric = config.reference
         if kind.name == ref_type and ref_metric in stored:
             plan.reference = _reference(kind, stored[ref_metric], config)
+    if plan.reference is None and plan.groups:
+        ref_type, ref_metric = config.reference
+        plan.problems.append(
+            f"reference {ref_type}/{ref_metric}: not read (no live resource carries it, or "
+            "the type or meter is not configured), so gnocchi_newest_point_age_seconds is absent"
+        )
     return plan
 
 

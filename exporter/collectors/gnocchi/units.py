@@ -25,6 +25,8 @@ _UNITS: dict[str, Unit] = {
     "ms": Unit("seconds", 1e-3),
     "s": Unit("seconds", 1.0),
     "sec": Unit("seconds", 1.0),
+    "second": Unit("seconds", 1.0),
+    "seconds": Unit("seconds", 1.0),
     "B": Unit("bytes", 1.0),
     "KB": Unit("bytes", _KIB),
     "KiB": Unit("bytes", _KIB),
@@ -36,11 +38,15 @@ _UNITS: dict[str, Unit] = {
     "TiB": Unit("bytes", _TIB),
     "B/s": Unit("bytes_per_second", 1.0),
     "%": Unit("ratio", 0.01),
+    "percent": Unit("ratio", 0.01),
     "MHz": Unit("hertz", 1e6),
     "W": Unit("watts", 1.0),
+    "Watts": Unit("watts", 1.0),
     "C": Unit("celsius", 1.0),
     "V": Unit("volts", 1.0),
+    "Volts": Unit("volts", 1.0),
     "A": Unit("amperes", 1.0),
+    "Amps": Unit("amperes", 1.0),
 }
 
 
@@ -55,9 +61,11 @@ def family_name(prefix: str, metric: str, suffix: str, *, counter: bool, rate: b
 
     A ``rate:*`` aggregate divided by its granularity is a per-second gauge, named
     ``..._per_second``; a counting unit says so once (``packets_total``, not
-    ``packets_packets_total``).
+    ``packets_packets_total``), and a percentage, turned into a ratio, drops ``_percent``.
     """
     stem = "".join(c if c.isalnum() else "_" for c in metric.lower()).strip("_")
+    if suffix == "ratio":
+        stem = stem.removesuffix("_percent")  # compute.node.cpu.idle.percent: a ratio now
     parts = [prefix, stem]
     if suffix and not stem.endswith(suffix):
         parts.append(suffix)
