@@ -18,7 +18,7 @@ BENCH_BRIDGE_APT := wrk
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
 	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge \
-	apt-bench-bridge bench-servers bench-openstack
+	apt-bench-bridge bench-servers bench-openstack bench-gnocchi
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -111,6 +111,9 @@ bench-testbed: apt-testbed $(VENV)/.installed-test
 # 10, 100 and 1,000 servers: bench/README.md. About 40 minutes on 2 cores.
 bench-openstack: apt-testbed $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_openstack
+
+bench-gnocchi: apt-testbed $(VENV)/.installed-test
+	$(BIN)/python -m bench.bench_gnocchi
 
 # The bridge (python -m alerts) against a private single-node Alertmanager: bench/README.md.
 bench-bridge: apt-test apt-bench-bridge $(VENV)/.installed-test
