@@ -9,6 +9,7 @@ is wanted.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -54,12 +55,18 @@ def policy(data: dict[str, Any]) -> Policy:
     )
 
 
+IN_FLIGHT = 4
+"""Aggregates requests at a time per collector: each answer is parsed whole, so this bounds
+the memory of a cycle (shards bound each answer) and what one cycle asks of Gnocchi at once."""
+
+
 class GnocchiClient:
     """The few calls the collector makes, each one HTTP request."""
 
-    def __init__(self, session: CloudSession) -> None:
+    def __init__(self, session: CloudSession, in_flight: int = IN_FLIGHT) -> None:
         self.session = session
         self._client: Any = None
+        self._in_flight = threading.BoundedSemaphore(in_flight)
 
     def _gnocchi(self) -> Any:
         if self._client is None:
@@ -123,7 +130,8 @@ class GnocchiClient:
         """``POST /v1/aggregates`` with the resources' details, as parsed JSON."""
         query = urlencode({"granularity": f"{granularity:g}", "start": start, "details": "true"})
         body = {"resource_type": resource_type, "search": search, "operations": operations}
-        return self._gnocchi().api.post(f"v1/aggregates?{query}", json=body).json()
+        with self._in_flight:
+            return self._gnocchi().api.post(f"v1/aggregates?{query}", json=body).json()
 
     def measures(self, metric_id: str, aggregation: str, granularity: float, start: str) -> Any:
         query = urlencode(

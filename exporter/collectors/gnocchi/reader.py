@@ -83,9 +83,13 @@ def read_group(
     start = datetime.datetime.fromtimestamp(now() - limit, datetime.UTC)
     start_text = start.replace(microsecond=0).isoformat()
 
-    def one(index: int) -> Any:
+    oldest = now() - limit
+
+    def one(index: int) -> Read:
+        """One shard, fetched and reduced to rows at once: only the rows outlive the
+        parsed answer, so the memory of a cycle follows the answers in flight."""
         try:
-            return client.aggregates(
+            answer = client.aggregates(
                 group.resource_type,
                 group.operations,
                 shard_search(index, group.shards),
@@ -94,20 +98,33 @@ def read_group(
             )
         except Exception as exc:
             if no_match(exc):
-                return {"measures": {}, "references": []}
+                return Read()
             raise
+        read = Read()
+        _collect(read, answer, group, base, oldest)
+        return read
 
     if group.shards == 1:
-        answers = [one(0)]
-    else:
-        workers = min(group.shards, SHARD_WORKERS)
-        with ThreadPoolExecutor(workers, thread_name_prefix="gnocchi-shard") as pool:
-            answers = list(pool.map(one, range(group.shards)))
-    read = Read()
-    oldest = now() - limit
-    for answer in answers:
-        _collect(read, answer, group, base, oldest)
-    return read
+        return one(0)
+    workers = min(group.shards, SHARD_WORKERS)
+    with ThreadPoolExecutor(workers, thread_name_prefix="gnocchi-shard") as pool:
+        return _merge(list(pool.map(one, range(group.shards))))
+
+
+def _merge(reads: list[Read]) -> Read:
+    out = Read()
+    for read in reads:
+        for family, rows in read.rows.items():
+            out.rows.setdefault(family, []).extend(rows)
+        out.resources += read.resources
+        for mine, theirs in ((out.fresh, read.fresh), (out.stale, read.stale)):
+            for metric, count in theirs.items():
+                mine[metric] = mine.get(metric, 0) + count
+        for metric, found in read.newest.items():
+            known = out.newest.get(metric)
+            if known is None or found[0] > known[0]:
+                out.newest[metric] = found
+    return out
 
 
 def _collect(read: Read, answer: Any, group: Group, base: tuple[str, str], oldest: float) -> None:
