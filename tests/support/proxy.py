@@ -41,6 +41,7 @@ class Proxy:
     upstream: str | None = None
     answered: list[str] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    timeout: float = 60.0
 
     @property
     def url(self) -> str:
@@ -70,7 +71,9 @@ def _handler(proxy_of: Callable[[], Proxy]) -> type[BaseHTTPRequestHandler]:
                 proxy.seen.append(Seen(arrived, self.command, target.path, own[0]))
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            conn = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=60)
+            conn = http.client.HTTPConnection(
+                target.hostname or "", target.port or 80, timeout=proxy.timeout
+            )
             data, took = b"", 0.0
             started = time.perf_counter()
             try:
@@ -108,9 +111,11 @@ def pass_all(method: str, path: str) -> Answer | None:
 
 
 @contextmanager
-def http_proxy(rule: Rule = pass_all, upstream: str | None = None) -> Iterator[Proxy]:
+def http_proxy(
+    rule: Rule = pass_all, upstream: str | None = None, timeout: float = 60.0
+) -> Iterator[Proxy]:
     """The proxy, serving in a thread until the block ends; a reverse proxy to ``upstream``'s
-    scheme, host and port when given."""
+    scheme, host and port when given. ``timeout``: how long it waits for the upstream."""
     holder: list[Proxy] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(lambda: holder[0]))
     server.daemon_threads = True
@@ -118,7 +123,7 @@ def http_proxy(rule: Rule = pass_all, upstream: str | None = None) -> Iterator[P
     if upstream is not None:  # only its scheme, host and port: the client's path is kept
         parts = urlsplit(upstream)
         origin = f"{parts.scheme}://{parts.netloc}"
-    holder.append(Proxy(int(server.server_address[1]), rule, origin))
+    holder.append(Proxy(int(server.server_address[1]), rule, origin, timeout=timeout))
     thread = threading.Thread(target=server.serve_forever, name="test-proxy", daemon=True)
     thread.start()
     try:
