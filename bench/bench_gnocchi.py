@@ -235,7 +235,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Gnocchi collector benchmark",
         "",
-        f"Run {result['when']} on {result['host'].get('cpu', platform.processor())}, "
+        f"Run {result['when']} on {result['host'].get('cpu_model', platform.processor())}, "
         f"{result['host'].get('cpus', '?')} CPUs; `{result['command']}`.",
         "Gnocchi 4.7 in the testbed (PostgreSQL indexer, file storage, one API worker with four "
         "threads); each instance has a disk and a NIC, 24 metrics in all, Ceilometer's units.",
