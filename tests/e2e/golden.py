@@ -81,26 +81,23 @@ def testbed_clouds_yaml() -> Path:
     return Path(os.environ.get("TESTBED_DIR") or REPO / ".testbed") / "clouds.yaml"
 
 
-def scrape_openstack(clouds_yaml: Path) -> str:
-    """One ``--once`` run of the openstack collector alone on the testbed's admin cloud."""
+def scrape_central(collector: str, clouds_yaml: Path) -> str:
+    """One ``--once`` run of ``collector`` alone on the testbed's admin cloud."""
     proc = run_once(
-        ["--no-collector.libvirt", "--collector.openstack", "--os-cloud", "testbed"],
+        ["--no-collector.libvirt", f"--collector.{collector}", "--os-cloud", "testbed"],
         env={"OS_CLIENT_CONFIG_FILE": str(clouds_yaml)},
     )
     if proc.returncode != 0:
         raise AssertionError(f"--once exited {proc.returncode}:\n{proc.stderr}")
     return proc.stdout
+
+
+def scrape_openstack(clouds_yaml: Path) -> str:
+    return scrape_central("openstack", clouds_yaml)
 
 
 def scrape_gnocchi(clouds_yaml: Path) -> str:
-    """One ``--once`` run of the gnocchi collector alone on the testbed's admin cloud."""
-    proc = run_once(
-        ["--no-collector.libvirt", "--collector.gnocchi", "--os-cloud", "testbed"],
-        env={"OS_CLIENT_CONFIG_FILE": str(clouds_yaml)},
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"--once exited {proc.returncode}:\n{proc.stderr}")
-    return proc.stdout
+    return scrape_central("gnocchi", clouds_yaml)
 
 
 def differences(golden: Path, got: str) -> str:

@@ -4,14 +4,11 @@ type Gnocchi lacks is named."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.exporter import REPO
+from tests.support.exporter import run_command
 from tests.support.testbed import Testbed
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
@@ -23,26 +20,9 @@ def bed(testbed: Testbed) -> Testbed:
 
 
 def check(clouds_yaml: Path, cloud: str, *extra: str) -> tuple[int, list[str]]:
-    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds_yaml)}
-    env.pop("OS_CLOUD", None)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "check",
-            "--no-collector.libvirt",
-            "--collector.gnocchi",
-            "--os-cloud",
-            cloud,
-            *extra,
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = run_command(
+        ["check", "--no-collector.libvirt", "--collector.gnocchi", "--os-cloud", cloud, *extra],
+        env={"OS_CLIENT_CONFIG_FILE": str(clouds_yaml)},
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, proc.stdout.splitlines()

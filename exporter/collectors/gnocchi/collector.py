@@ -8,7 +8,6 @@ changed under a meter) makes the next cycle discover again.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from collections.abc import Callable
@@ -19,9 +18,10 @@ from exporter.collectors.gnocchi.client import GnocchiClient
 from exporter.collectors.gnocchi.config import GnocchiConfig
 from exporter.collectors.gnocchi.errors import explain, gnocchi_errors
 from exporter.collectors.gnocchi.plan import Group, Plan, discover
-from exporter.collectors.gnocchi.reader import Read, read_group, timestamp
-from exporter.collectors.gnocchi.status import read_status
+from exporter.collectors.gnocchi.reader import Read, iso, read_group, timestamp
+from exporter.collectors.gnocchi.status import status_families
 from exporter.collectors.openstack.catalog import Endpoint
+from exporter.collectors.openstack.families import BASE_LABELS as BASE
 from exporter.collectors.openstack.session import CloudSession
 from exporter.collectors.openstack.tasks import Calls, Outcome
 from exporter.metric import MetricFamily
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 DEADLINE_SHARE = 0.9
 REFERENCE_WINDOW = 86400.0
 """How far back the reference meter's newest point is looked for when no fresh one exists."""
-BASE = ("cloud", "region")
 REDISCOVER_AFTER = 60.0
 """A refused read discovers again, but not sooner than this after the last discovery."""
 
@@ -68,7 +67,7 @@ class GnocchiCollector:
         plan = self._plan
         calls: dict[str, Callable[[], object]] = {}
         if cfg.status:
-            calls["status"] = partial(read_status, self.client.status, base)
+            calls["status"] = lambda: status_families(self.client.status(), base)
         groups = {g.key: g for g in plan.groups} if plan else {}
         for key, group in groups.items():
             calls[key] = partial(read_group, self.client, group, base, cfg.stale_after, self._clock)
@@ -215,7 +214,7 @@ class GnocchiCollector:
             stamp: float | None = newest[0]
         else:
             metric_id = self._reference_id or ref.metric_id
-            start = self._iso(self._clock() - REFERENCE_WINDOW)
+            start = iso(self._clock() - REFERENCE_WINDOW)
             call = partial(self.client.measures, metric_id, ref.aggregation, ref.granularity, start)
             outcome = self._calls.run({"reference": call}, deadline)["reference"]
             if not outcome.ok:
@@ -275,11 +274,6 @@ class GnocchiCollector:
         for part in sorted(self._failing - failing):
             log.info("gnocchi read recovered", extra={"cloud": self.config.label, "part": part})
         self._failing = failing
-
-    @staticmethod
-    def _iso(seconds: float) -> str:
-        moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(microsecond=0)
-        return moment.isoformat()
 
     def fallback(self) -> list[MetricFamily]:
         return []

@@ -6,7 +6,7 @@ changes that type only; its ``metrics`` mapping, when given, replaces the type's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from exporter.collectors.gnocchi import defaults
 from exporter.collectors.openstack.config import INTERFACES
@@ -148,7 +148,9 @@ def read_type(section: Section, name: str, base: TypeConfig | None) -> TypeConfi
         inner.finish()
     section.finish()
     if every is not None:
-        metrics = [m if m.granularity is not None else _with_granularity(m, every) for m in metrics]
+        metrics = [
+            m if m.granularity is not None else replace(m, granularity=every) for m in metrics
+        ]
     if not enabled:
         return None
     return TypeConfig(
@@ -157,17 +159,6 @@ def read_type(section: Section, name: str, base: TypeConfig | None) -> TypeConfi
         shards=shards,
         labels=tuple(labels.items()) if labels is not None else (base.labels if base else ()),
         configured=True,
-    )
-
-
-def _with_granularity(metric: MetricConfig, granularity: float) -> MetricConfig:
-    return MetricConfig(
-        metric.metric,
-        metric.counter,
-        metric.aggregation,
-        granularity,
-        metric.unit,
-        metric.configured,
     )
 
 

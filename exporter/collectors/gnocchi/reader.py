@@ -25,12 +25,6 @@ Labels = tuple[str, ...]
 
 
 @dataclass(slots=True)
-class Point:
-    timestamp: float
-    value: float
-
-
-@dataclass(slots=True)
 class Read:
     """What one group's read found."""
 
@@ -61,6 +55,12 @@ def timestamp(text: str) -> float:
     return datetime.datetime.fromisoformat(text).timestamp()
 
 
+def iso(seconds: float) -> str:
+    """A ``start`` for Gnocchi: UTC, whole seconds."""
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.replace(microsecond=0).isoformat()
+
+
 def is_no_match(exc: Exception) -> bool:
     """Gnocchi answers 404 "Metric [...] does not exist" when the search matched no resource
     that carries the metrics: an empty shard, not a failure."""
@@ -80,8 +80,7 @@ def read_group(
     """Every shard of ``group``; the first failing shard fails the group (its families are
     then absent for this cycle rather than partly missing)."""
     limit = group.granularity * stale_after
-    start = datetime.datetime.fromtimestamp(now() - limit, datetime.UTC)
-    start_text = start.replace(microsecond=0).isoformat()
+    start_text = iso(now() - limit)
 
     oldest = now() - limit
 

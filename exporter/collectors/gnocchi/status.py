@@ -6,12 +6,10 @@ default, would list every metric with measures waiting, which can be huge on a b
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from exporter.collectors.openstack.families import BASE_LABELS as BASE
 from exporter.metric import MetricFamily
-
-BASE = ("cloud", "region")
 
 
 def status_families(status: dict[str, Any], base: tuple[str, str]) -> list[MetricFamily]:
@@ -41,7 +39,3 @@ def status_families(status: dict[str, Any], base: tuple[str, str]) -> list[Metri
         len(processors) if isinstance(processors, list) else None,
     )
     return out
-
-
-def read_status(fetch: Callable[[], dict[str, Any]], base: tuple[str, str]) -> list[MetricFamily]:
-    return status_families(fetch(), base)
