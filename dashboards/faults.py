@@ -9,4 +9,9 @@ backend frozen), ``alertmanager_down`` (one Alertmanager replica stopped).
 from __future__ import annotations
 
 # (dashboard uid, panel title) -> fault name
-FAULT_PANELS: dict[tuple[str, str], str] = {}
+FAULT_PANELS: dict[tuple[str, str], str] = {
+    ("otb-openstack-overview", "Agents down now"): "agent_down",
+    ("otb-exporters", "Failing collectors"): "collector_failing",
+    # Prometheus's own rules fire only on a fault here: the bridge's failing Alertmanager.
+    ("otb-aodh-bridge", "Firing Prometheus alerts"): "alertmanager_down",
+}
