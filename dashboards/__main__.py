@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dashboards.build import OUT, differences, write
+from dashboards.build import differences, write
 
 
 def main() -> int:
@@ -19,7 +19,7 @@ def main() -> int:
     if args.check:
         stale = differences()
         for name in stale:
-            print(f"{OUT / name}: differs from the code; run `python -m dashboards`")
+            print(f"{name}: differs from the code; run `python -m dashboards`")
         return 1 if stale else 0
     for path in write():
         print(path)

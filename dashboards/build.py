@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,51 @@ def write() -> list[Path]:
         path = OUT / name
         path.write_text(text(model))
         written.append(path)
+    DOC.write_text(doc_text(DOC.read_text()))
+    written.append(DOC)
     return written
 
 
 def differences() -> list[str]:
-    """Names of the files whose committed JSON is not what the code generates."""
+    """Paths (from the checkout) of the files that are not what the code generates."""
     expected = {name: text(model) for name, model in dashboards().items()}
     present = {p.name for p in OUT.glob("*.json")} if OUT.is_dir() else set()
     stale = [
         n for n, t in expected.items() if not (OUT / n).is_file() or (OUT / n).read_text() != t
     ]
-    return sorted(stale + sorted(present - expected.keys()))
+    stale += sorted(present - expected.keys())
+    paths = [str((OUT / n).relative_to(ROOT.parent)) for n in stale]
+    doc = DOC.read_text()
+    if doc_text(doc) != doc:
+        paths.append(str(DOC.relative_to(ROOT.parent)))
+    return paths
+
+
+DOC = ROOT.parent / "docs" / "dashboards.md"
+_BLOCK = re.compile(r"(<!-- panels:(?P<uid>[\w-]+) -->\n).*?(<!-- /panels -->)", re.S)
+
+
+def panel_table(model: dict[str, Any]) -> str:
+    """The Markdown table of a dashboard's panels, row by row, from their descriptions."""
+    lines = ["| Row | Panel | What it shows |", "|---|---|---|"]
+    row = ""
+    for panel in model["panels"]:
+        if panel["type"] == "row":
+            row = panel["title"]
+            continue
+        text = panel["description"].replace("|", "\\|")
+        lines.append(f"| {row} | {panel['title']} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+def doc_text(current: str) -> str:
+    """``current`` with every panels block rewritten from the code."""
+    models = {m["uid"]: m for m in dashboards().values()}
+
+    def fill(match: re.Match[str]) -> str:
+        uid = match.group("uid")
+        if uid not in models:
+            raise KeyError(f"docs/dashboards.md names an unknown dashboard {uid}")
+        return match.group(1) + panel_table(models[uid]) + match.group(3)
+
+    return _BLOCK.sub(fill, current)

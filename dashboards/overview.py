@@ -6,7 +6,8 @@ from dashboards.common import Board, Q, Var, grid, selector, series, single
 
 UID = "otb-openstack-overview"
 F = selector(cloud="$cloud", region="$region")
-ENABLED = selector(cloud="$cloud", region="$region", adminState="enabled")
+# Nova and Cinder say enabled/disabled, Neutron up/down (admin_state_up).
+ENABLED = selector(cloud="$cloud", region="$region", adminState="enabled|up")
 UP_DOWN = (("1", "up", "green"), ("0", "down", "red"))
 AGENTS = ("nova", "neutron", "cinder")
 CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
@@ -87,8 +88,9 @@ def board() -> Board:
         ),
         series(
             "Agents down, enabled versus disabled",
-            "Agents down by service and administrative state. A disabled agent that is down"
-            " was usually stopped on purpose (maintenance); an enabled one is an outage.",
+            "Agents down by service and administrative state (Nova and Cinder: enabled or"
+            " disabled; Neutron: up or down). A disabled agent that is down was usually"
+            " stopped on purpose (maintenance); an enabled one is an outage.",
             "none",
             *(
                 Q(
@@ -103,7 +105,7 @@ def board() -> Board:
             "Every agent reported down in the last health cycle, with its host and"
             " administrative state. Empty while all agents are up.",
             "none",
-            *(Q(f"openstack_{kind}_agent_state{F} == 0") for kind in AGENTS),
+            Q(" or ".join(f"openstack_{kind}_agent_state{F} == 0" for kind in AGENTS)),
             mappings=UP_DOWN,
         ),
         series(
