@@ -35,6 +35,9 @@ WEBHOOK_OUTCOMES = (
     "unavailable",
 )
 
+# alerts.reconcile.difference() returns one of these.
+DIFFERENCE_KINDS = ("state", "unknown_firing", "deleted", "disabled")
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -92,6 +95,11 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        # Exported at 0 from the start (as worker errors), so that increase() sees the first.
+        for outcome in ("success", "error"):
+            self.reconcile_runs.labels(outcome)
+        for kind in DIFFERENCE_KINDS:
+            self.reconcile_differences.labels(kind)
         self.api_requests = Counter(
             f"{NS}_aodh_api_requests",
             "Single-alarm reads from the Aodh API after a webhook, by outcome.",
