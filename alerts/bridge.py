@@ -48,7 +48,7 @@ class Bridge:
             config.resolved_resend_for,
             synchronous=config.synchronous,
         )
-        self.metrics.watch(self.store, redact_url)
+        self.metrics.watch(self.store, redact_url, mapping)
         self.senders = [
             Sender(
                 url,

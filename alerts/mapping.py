@@ -24,10 +24,14 @@ class Mapping:
         labels.update(
             alertname=record.name,
             alarm_id=record.alarm_id,
-            severity=self.severities.get(record.severity, record.severity),
+            severity=self.severity(record.severity),
             source="aodh",
         )
         return {k: v for k, v in labels.items() if v != ""}
+
+    def severity(self, aodh: str) -> str:
+        """The ``severity`` label for Aodh's severity; one the map does not name is kept."""
+        return self.severities.get(aodh, aodh)
 
     def annotations(self, record: Record) -> dict[str, str]:
         notes = {

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from alerts import __version__
 
 if TYPE_CHECKING:
+    from alerts.mapping import Mapping
     from alerts.store import Store
 
 # ``*_created`` series double the exposition and no dashboard of ours reads them.
@@ -124,14 +125,26 @@ class Metrics:
         info = Gauge(f"{NS}_build_info", "Version of the bridge.", ["version"], registry=r)
         info.labels(__version__).set(1)
 
-    def watch(self, store: Store, names: Callable[[str], str]) -> None:
-        self.registry.register(StoreCollector(store, names))
+    def watch(self, store: Store, names: Callable[[str], str], mapping: Mapping) -> None:
+        self.registry.register(StoreCollector(store, names, mapping))
+
+
+ALARM_LABELS = (
+    "alarm_id",
+    "alarm_name",
+    "severity",
+    "state",
+    "resource_type",
+    "resource_id",
+    "project_id",
+)
 
 
 class StoreCollector(Collector):
-    def __init__(self, store: Store, names: Callable[[str], str]) -> None:
+    def __init__(self, store: Store, names: Callable[[str], str], mapping: Mapping) -> None:
         self._store = store
         self._names = names
+        self._mapping = mapping
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = time.time()
@@ -169,3 +182,46 @@ class StoreCollector(Collector):
             "Accepted webhooks not yet applied to the alarms' state.",
             value=self._store.inbox_depth(),
         )
+        yield self._alarm_firing()
+
+    def _alarm_firing(self) -> GaugeMetricFamily:
+        """``aodh_bridge_alarm_firing``: one series per alarm the bridge knows that is not
+        deleted or disabled, so that a dashboard can list the alarms on one server (Prometheus
+        cannot see what the bridge sends to Alertmanager). 1 while the alarm is sent to
+        Alertmanager as firing, else 0: its sum is ``aodh_bridge_firing_alarms``.
+
+        Always the same seven labels (``ALARM_LABELS``): ``severity`` as Alertmanager gets it;
+        ``state`` Aodh's (alarm, ok, insufficient data); ``resource_type``, ``resource_id``
+        and ``project_id`` from the Aodh API, "" until the API was read (or without
+        ``--os-cloud``) and for alarm types whose rule has no resource.
+
+        ``state`` is a label although it changes, because the value cannot say it: under the
+        ``keep`` policy a firing alarm stays firing in ``insufficient data``, and an alarm with
+        no data is what someone looking at a server needs to see. The family comes from one
+        read of the state file, so a scrape holds exactly one series per alarm; a transition
+        ends the series under the old state (stale from that scrape on) and starts one under
+        the new, never both at once. The cost is one new series per transition, and graphs
+        over time aggregate the state away: ``max by (alarm_id, alarm_name) (...)``. Dropping
+        ``state`` would keep one series for the alarm's life but hide insufficient data; one
+        0/1 series per possible state and alarm would triple the series for the same answer.
+        A renamed alarm, a changed severity or resource labels that arrive after the first API
+        read also start a new series, as they start a new alert in Alertmanager.
+        """
+        family = GaugeMetricFamily(
+            f"{NS}_alarm_firing",
+            "1 while the alarm is sent to Alertmanager as firing, else 0; one series per alarm"
+            " not deleted or disabled.",
+            labels=list(ALARM_LABELS),
+        )
+        for a in self._store.alarm_summaries():
+            labels = [
+                a.alarm_id,
+                a.name,
+                self._mapping.severity(a.severity),
+                a.state,
+                a.resource_type,
+                a.resource_id,
+                a.project_id,
+            ]
+            family.add_metric(labels, 1 if a.firing else 0)
+        return family

@@ -79,6 +79,14 @@ INSERT INTO deliveries(target, key, version, due)
   SELECT t.value, q.value->>0, q.value->>1, ? FROM json_each(?) t, json_each(?) q WHERE true
   ON CONFLICT(target, key) DO UPDATE SET version=excluded.version, due=excluded.due
 """
+# Every alarm not known to be gone, with the fields of its record that /metrics labels it by;
+# read in SQL so that a scrape parses no record in Python.
+_SUMMARIES = """
+SELECT alarm_id, record->>'name', record->>'severity', state, firing,
+       ifnull(record->>'$.labels.resource_type', ''), ifnull(record->>'$.labels.resource_id', ''),
+       ifnull(record->>'$.labels.project_id', '')
+  FROM alarms WHERE state NOT IN ('deleted', 'disabled') ORDER BY alarm_id
+"""
 _DROP_INBOX = "DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?))"
 _DUE = """
 SELECT json_group_array(json_array(d.key, d.version, a.labels, a.annotations, a.starts,
@@ -122,6 +130,20 @@ class Due:
     def annotations(self) -> dict[str, str]:
         notes: dict[str, str] = json.loads(self.annotations_json)
         return notes
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSummary:
+    """One alarm as /metrics shows it; ``severity`` is Aodh's (unmapped), labels "" if unknown."""
+
+    alarm_id: str
+    name: str
+    severity: str
+    state: str
+    firing: bool
+    resource_type: str
+    resource_id: str
+    project_id: str
 
 
 class Store:
@@ -401,6 +423,13 @@ class Store:
     def alarm_counts(self) -> dict[tuple[str, bool], int]:
         rows = self._query("SELECT state, firing, count(*) FROM alarms GROUP BY state, firing")
         return {(r[0], bool(r[1])): int(r[2]) for r in rows}
+
+    def alarm_summaries(self) -> list[AlarmSummary]:
+        """Every alarm not deleted or disabled, in alarm id order: one SELECT."""
+        return [
+            AlarmSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7])
+            for r in self._query(_SUMMARIES)
+        ]
 
     def inbox_depth(self) -> int:
         return int(self._query("SELECT count(*) FROM inbox")[0][0])
