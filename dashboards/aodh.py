@@ -37,7 +37,8 @@ def board() -> Board:
             "Firing Aodh alarms",
             "Every alarm sent as firing, with its severity and the resource it watches.",
             "none",
-            Q(f"aodh_bridge_alarm_firing{B} == 1"),
+            # Every bridge replica knows every alarm: one row per alarm, not per replica.
+            Q(f"max without (instance, job) (aodh_bridge_alarm_firing{B}) == 1"),
             width=12,
         ),
         grid(

@@ -140,7 +140,8 @@ def board() -> Board:
             "Aodh alarms whose rule watches this server, as the aodh-alertmanager-bridge"
             " knows them: 1 while it sends the alarm to Alertmanager as firing.",
             "none",
-            Q(f"aodh_bridge_alarm_firing{{resource_id={ID}}}"),
+            # Every bridge replica knows every alarm: one row per alarm, not per replica.
+            Q(f"max without (instance, job) (aodh_bridge_alarm_firing{{resource_id={ID}}})"),
             width=12,
             mappings=(("1", "firing", "red"), ("0", "not firing", "green")),
         ),
