@@ -1,5 +1,5 @@
 """Prometheus (Debian 2.42) that scrapes itself, sends alerts to the testbed's Alertmanagers
-and loads the project's own alert rules, so a demo shows the whole path."""
+and loads the project's rule pack, so a demo shows the whole path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from testbed.bed import Bed, Proc, ServiceError, answers
 
 REQUIRES = ("alertmanager",)
 BINARY = "/usr/bin/prometheus"
-RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+# The whole rule pack; rule_files takes a glob.
+RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules" / "*.rules"
 
 
 def launch(bed: Bed, name: str, config: str) -> tuple[Proc, str]:
