@@ -13,4 +13,3 @@ def test_reconciliation_counters_start_at_zero() -> None:
         assert f'aodh_bridge_reconcile_runs_total{{outcome="{outcome}"}} 0.0' in text
     for kind in DIFFERENCE_KINDS:
         assert f'aodh_bridge_reconcile_differences_total{{kind="{kind}"}} 0.0' in text
-
