@@ -62,10 +62,8 @@ _RUNSTATES = {
 
 
 def rule_files() -> list[Path]:
-    """The project's alert rules: the rule pack (``rules/*.rules``) once it exists, else
-    ``alerts.yml``."""
-    pack = sorted((PROMETHEUS_RULES / "rules").glob("*.rules"))
-    return pack or [PROMETHEUS_RULES / "alerts.yml"]
+    """The project's rule pack."""
+    return sorted((PROMETHEUS_RULES / "rules").glob("*.rules"))
 
 
 def shortened(source: Path, target: Path, duration: str) -> Path:
