@@ -18,7 +18,7 @@ BENCH_BRIDGE_APT := wrk
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
 	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge \
-	apt-bench-bridge bench-servers bench-openstack bench-gnocchi
+	apt-bench-bridge bench-servers bench-openstack bench-gnocchi demo demo-down
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -103,6 +103,18 @@ testbed-down:
 
 testbed-status:
 	TESTBED_DIR=$(TESTBED_DIR) $(PYTHON) -m testbed status
+
+# The whole monitoring stack on the testbed (docs/testbed.md#demo): both exporters, the bridge
+# with an Aodh alarm that fires, a Prometheus with the project's rules; its state in $(DEMO_DIR).
+DEMO_DIR ?= $(TESTBED_DIR)/demo
+
+demo: apt-testbed $(VENV)/.installed-test
+	TESTBED_DIR=$(TESTBED_DIR) $(BIN)/python -m testbed up
+	TESTBED_DIR=$(TESTBED_DIR) DEMO_DIR=$(DEMO_DIR) $(BIN)/python -m demo up
+
+demo-down:
+	-TESTBED_DIR=$(TESTBED_DIR) DEMO_DIR=$(DEMO_DIR) $(BIN)/python -m demo down
+	TESTBED_DIR=$(TESTBED_DIR) $(PYTHON) -m testbed down
 
 bench-testbed: apt-testbed $(VENV)/.installed-test
 	$(BIN)/python -m bench.bench_testbed

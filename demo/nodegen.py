@@ -3,7 +3,9 @@
 The exporter can then be run and demonstrated against
 ``test:///abs/path/node.xml`` without a real hypervisor, while still seeing
 the domain names, Nova metadata and device layout it meets in production.
-Output depends only on ``(count, seed, shutoff_every, paused)``.
+Output depends only on ``(count, seed, shutoff_every, paused)`` and the ``servers`` given:
+domains standing for real Nova servers (``Server``), with their ids, names and owners, so
+that the hypervisor's series join what the APIs and Gnocchi say about them.
 """
 
 from __future__ import annotations
@@ -59,6 +61,26 @@ FLAVORS: dict[str, Flavor] = {
         Flavor("m1.large", 8192, 4, 80),
     )
 }
+
+
+@dataclass(frozen=True)
+class Server:
+    """A Nova server as its compute host would define it in libvirt."""
+
+    uuid: str
+    name: str
+    domain: str
+    """Nova's ``instance_name`` (``instance-%08x``), the libvirt domain name."""
+    project_id: str
+    project_name: str
+    user_id: str
+    user_name: str
+    flavor: Flavor
+    created: dt.datetime
+    image_id: str
+    mac: str
+    ip: str
+    runstate: int = 1
 
 
 @dataclass(frozen=True)
@@ -169,14 +191,13 @@ def _runstates(count: int, shutoff_every: int, paused: int) -> list[int]:
 
 def _render_domain(
     *,
-    instance_id: int,
+    domain: str,
     instance_uuid: str,
     display_name: str,
     created: dt.datetime,
     flavor: Flavor,
-    project: Project,
-    user: str,
-    image: str,
+    owner: tuple[str, str, str, str],
+    image_uuid: str,
     volume_uuid: str | None,
     port_uuid: str,
     mac: str,
@@ -184,13 +205,17 @@ def _render_domain(
     hybrid_plug: bool,
     runstate: int,
 ) -> str:
-    """One ``<domain type='test'>`` element, laid out the way Nova builds it."""
+    """One ``<domain type='test'>`` element, laid out the way Nova builds it.
+
+    ``owner`` is (user id, user name, project id, project name).
+    """
+    user_id, user, project_id, project = owner
     mem_kib = flavor.memory_mib * 1024
     tap = f"tap{port_uuid[:11]}"
     inst_dir = f"/var/lib/nova/instances/{instance_uuid}"
     lines = [
         f"  <domain type='test' xmlns:test='{TEST_NS}'>",
-        f"    <name>instance-{instance_id:08x}</name>",
+        f"    <name>{domain}</name>",
         f"    <uuid>{instance_uuid}</uuid>",
         "    <metadata>",
         f'      <nova:instance xmlns:nova="{NOVA_NS}">',
@@ -205,11 +230,10 @@ def _render_domain(
         f"          <nova:vcpus>{flavor.vcpus}</nova:vcpus>",
         "        </nova:flavor>",
         "        <nova:owner>",
-        f'          <nova:user uuid="{keystone_id("user", user)}">{escape(user)}</nova:user>',
-        f'          <nova:project uuid="{keystone_id("project", project.name)}">'
-        f"{escape(project.name)}</nova:project>",
+        f'          <nova:user uuid="{user_id}">{escape(user)}</nova:user>',
+        f'          <nova:project uuid="{project_id}">{escape(project)}</nova:project>',
         "        </nova:owner>",
-        f'        <nova:root type="image" uuid="{image_id(image)}"/>',
+        f'        <nova:root type="image" uuid="{image_uuid}"/>',
         "        <nova:ports>",
         f'          <nova:port uuid="{port_uuid}">',
         f'            <nova:ip type="fixed" address="{ip}" ipVersion="4"/>',
@@ -301,23 +325,32 @@ def _render_domain(
     return "\n".join(lines)
 
 
-def render_node(count: int, seed: int = 0, shutoff_every: int = 7, *, paused: int = 1) -> str:
+def render_node(
+    count: int,
+    seed: int = 0,
+    shutoff_every: int = 7,
+    *,
+    paused: int = 1,
+    servers: Sequence[Server] = (),
+) -> str:
     """Render a ``<node>`` document with ``count`` Nova-style test domains.
 
     Every ``shutoff_every``-th domain (1-based; 0 disables) is shut off and
     ``paused`` further running domains, from the fourth on, are paused, so
-    consumers see the states a real host mixes.
+    consumers see the states a real host mixes. The domains of ``servers`` come
+    first; a generated domain never takes the name of one of theirs.
     """
     if count < 0:
         raise ValueError("count must be >= 0")
     # Reproducible fixture data, not secrets: a seeded PRNG is the point.
     rng = random.Random(seed)  # noqa: S311
     states = _runstates(count, shutoff_every, paused)
+    taken = {server.domain for server in servers}
+    domains = [_server_domain(server) for server in servers]
     role_seen: dict[str, int] = {}
     ip_seen: dict[str, int] = {}
     instance_id = rng.randint(1, 64)
     created = _FIRST_CREATED
-    domains: list[str] = []
     for runstate in states:
         project, role = rng.choice(_WORKLOADS)
         role_seen[role.prefix] = role_seen.get(role.prefix, 0) + 1
@@ -325,16 +358,27 @@ def render_node(count: int, seed: int = 0, shutoff_every: int = 7, *, paused: in
         ip_seen[project.name] = host
         net = 20 + PROJECTS.index(project)
         volume = _uuid4(rng) if rng.random() < role.volume_chance else None
+        while f"instance-{instance_id:08x}" in taken:
+            instance_id += 1
+        # Drawn in this order so that a seed gives the same node as it always has.
+        instance_uuid = _uuid4(rng)
+        flavor = FLAVORS[rng.choice(role.flavors)]
+        user = rng.choice(project.users)
+        owner = (
+            keystone_id("user", user),
+            user,
+            keystone_id("project", project.name),
+            project.name,
+        )
         domains.append(
             _render_domain(
-                instance_id=instance_id,
-                instance_uuid=_uuid4(rng),
+                domain=f"instance-{instance_id:08x}",
+                instance_uuid=instance_uuid,
                 display_name=f"{role.prefix}-{role_seen[role.prefix]:02d}",
                 created=created,
-                flavor=FLAVORS[rng.choice(role.flavors)],
-                project=project,
-                user=rng.choice(project.users),
-                image=rng.choice(IMAGES),
+                flavor=flavor,
+                owner=owner,
+                image_uuid=image_id(rng.choice(IMAGES)),
                 volume_uuid=volume,
                 port_uuid=_uuid4(rng),
                 mac=_mac(rng),
@@ -347,6 +391,25 @@ def render_node(count: int, seed: int = 0, shutoff_every: int = 7, *, paused: in
         instance_id += rng.randint(1, 4)
         created += dt.timedelta(seconds=rng.randint(600, 8 * 3600))
     return "<node>\n" + "".join(d + "\n" for d in domains) + "</node>\n"
+
+
+def _server_domain(server: Server) -> str:
+    """The domain of a real server: its own uuid, names, owner, flavor and address."""
+    return _render_domain(
+        domain=server.domain,
+        instance_uuid=server.uuid,
+        display_name=server.name,
+        created=server.created,
+        flavor=server.flavor,
+        owner=(server.user_id, server.user_name, server.project_id, server.project_name),
+        image_uuid=server.image_id,
+        volume_uuid=None,
+        port_uuid=str(_stable_uuid(f"port/{server.uuid}")),
+        mac=server.mac,
+        ip=server.ip,
+        hybrid_plug=False,
+        runstate=server.runstate,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

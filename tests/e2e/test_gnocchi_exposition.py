@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from demo.stack import node_xml
 from tests.e2e.golden import GNOCCHI_GOLDEN, differences, scrape_gnocchi, shapes
-from tests.support.exporter import DEMO_NODE, run_exporter
+from tests.support.exporter import run_exporter
 from tests.support.metrics import parse_samples
 from tests.support.prometheus import private_prometheus, scraping
 from tests.support.promtool import promtool_complaints
@@ -27,7 +28,6 @@ WANTED = (
     "gnocchi_network_incoming_bytes_total",
     "openstack_gnocchi_status_measures_to_process",
 )
-DEMO_UUID = "4da5e709-d471-4d60-88a7-0639eb1167b3"  # the first domain of demo/node.xml
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,13 @@ def test_gnocchi_exposition_matches_golden_and_passes_promtool(bed: Testbed) -> 
 
 
 def test_gnocchi_series_join_libvirt_domains_on_instance_id(bed: Testbed) -> None:
-    """A hypervisor whose domain is the testbed server (Nova names the libvirt domain by the
-    server id): one Prometheus query joins Gnocchi's CPU time to the domain's Nova name."""
+    """A hypervisor holding the testbed's servers as Nova defines them (the libvirt domain's
+    uuid is the server id) and demo domains: one Prometheus query joins Gnocchi's CPU time to
+    the domain's Nova name."""
     server_id = bed.info("measures")["server_id"]
     base = Path(tempfile.mkdtemp(prefix="gnocchi-join-"))
     node = base / "node.xml"
-    node.write_text(DEMO_NODE.read_text().replace(DEMO_UUID, server_id))
+    node.write_text(node_xml(bed.connect()))
     args = [
         "--libvirt.uri",
         f"test://{node}",
@@ -84,4 +85,4 @@ def test_gnocchi_series_join_libvirt_domains_on_instance_id(bed: Testbed) -> Non
         metric = result[0]["metric"]
         assert isinstance(metric, dict)
         assert metric["instance_id"] == server_id
-        assert metric["instance_name"] == "kafka-01"
+        assert metric["instance_name"] == bed.info("nova")["server_name"]

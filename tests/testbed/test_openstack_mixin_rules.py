@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from demo.stack import shortened
 from testbed import faults
 from tests.support.exporter import REPO, ExporterProcess, run_exporter
 from tests.support.prometheus import Prometheus, private_prometheus, scraping
@@ -113,18 +114,6 @@ AGENT_FAULTS = (
 )
 
 
-def shortened(source: Path, target: Path, duration: str = SHORT) -> Path:
-    """A copy of the rules with every ``for`` and ``keep_firing_for`` set to ``duration``."""
-    doc = yaml.safe_load(source.read_text())
-    for group in doc["groups"]:
-        for rule in group["rules"]:
-            for key in ("for", "keep_firing_for"):
-                if key in rule:
-                    rule[key] = duration
-    target.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return target
-
-
 def _rules_file(path: Path) -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = yaml.safe_load(path.read_text())["groups"]
     return groups
@@ -149,7 +138,7 @@ def test_fixture_has_every_group_and_alert_of_the_mixin() -> None:
 
 
 def test_shortened_copy_passes_promtool(tmp_path: Path) -> None:
-    copy = shortened(RULES, tmp_path / "short.yml")
+    copy = shortened(RULES, tmp_path / "short.yml", SHORT)
     checked = promtool("check", "rules", str(copy))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     rules = [r for g in _rules_file(copy) for r in g["rules"]]
@@ -184,7 +173,7 @@ def prometheus(
     exporter: ExporterProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Prometheus]:
     base = tmp_path_factory.mktemp("prometheus")
-    shortened(RULES, base / "openstack-mixin.yml")
+    shortened(RULES, base / "openstack-mixin.yml", SHORT)
     config = scraping(exporter, job=JOB, interval=EVERY, rule_files=["openstack-mixin.yml"])
     with private_prometheus(base, config) as prom:
         poll("the exporter's series in Prometheus", lambda: prom.query("openstack_nova_up"))
