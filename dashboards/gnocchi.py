@@ -7,8 +7,9 @@ from dashboards.common import Board, Q, Var, grid, selector, series, single
 UID = "otb-gnocchi"
 F = selector(cloud="$cloud", region="$region")
 T = selector(cloud="$cloud", region="$region", resource_type="$resource_type")
-# Gnocchi's points are 60 s apart at best: a rate needs a window that spans two of them.
-STEP = "2m"
+# Gnocchi's points are 60 s apart at best (Ceilometer's finest archive policy): steps of a
+# minute at least, so that $__rate_interval (interval + scrape interval) spans two of them.
+STEP = "1m"
 
 
 def board() -> Board:

@@ -1,8 +1,8 @@
 """One instance across sources: libvirt, Gnocchi and Aodh on the same Nova server.
 
 libvirt's counters come from the hypervisor every 15 s; Gnocchi's are Ceilometer's samples
-at the archive policy's granularity (60 s or more), so its panels ask for at least 2-minute
-steps (``GNOCCHI_STEP``) for a rate to span two points.
+at the archive policy's granularity (60 s or more), so its panels ask for steps of a
+minute at least (``GNOCCHI_STEP``): $__rate_interval then spans two of its points.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from grafana_foundation_sdk.builders import timeseries
 from dashboards.common import Board, Q, Var, grid, series
 
 UID = "otb-instance"
-GNOCCHI_STEP = "2m"
+GNOCCHI_STEP = "1m"
 ID = '"$instance_id"'
 LV = f"{{instance_id={ID}}}"
 INFO = f"libvirt_domain_openstack_info{LV}"

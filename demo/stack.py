@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import secrets
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,10 +143,15 @@ class Endpoint:
 class Stack:
     """The stack's processes, started next to the testbed ``bed`` and recorded in ``base_dir``."""
 
-    def __init__(self, bed: Bed, base_dir: Path, *, fast: bool) -> None:
+    def __init__(
+        self, bed: Bed, base_dir: Path, *, fast: bool, libvirt_uris: Sequence[str] = ()
+    ) -> None:
+        """``libvirt_uris``: more hypervisors (a real libvirtd with QEMU guests, say), each
+        read by an exporter of its own in the hypervisors' job, beside the test driver's."""
         self.testbed = bed
         self.base = base_dir.resolve()
         self.fast = fast
+        self.libvirt_uris = tuple(libvirt_uris)
         self.own = Bed(self.base, bed.venv)
 
     # -- what it offers -------------------------------------------------------------------
@@ -165,6 +171,14 @@ class Stack:
     @property
     def hypervisor_url(self) -> str:
         return self._url("hypervisor-exporter")
+
+    @property
+    def hypervisor_urls(self) -> list[str]:
+        """Every hypervisor exporter: the test driver's, then one per ``libvirt_uris``."""
+        extra = [
+            self._url(f"hypervisor-exporter-{i}") for i in range(1, len(self.libvirt_uris) + 1)
+        ]
+        return [self.hypervisor_url, *extra]
 
     @property
     def central_url(self) -> str:
@@ -236,6 +250,17 @@ class Stack:
         hypervisor = self.own.spawn(
             "hypervisor", "hypervisor-exporter", self._hypervisor_argv(), cwd=REPO
         )
+        more = [
+            (
+                self.own.spawn(
+                    "hypervisor", f"hypervisor-exporter-{i}", self._libvirt_argv(uri, url), cwd=REPO
+                ),
+                url,
+            )
+            for i, (uri, url) in enumerate(
+                zip(self.libvirt_uris, self.hypervisor_urls[1:], strict=True), start=1
+            )
+        ]
         central = self.own.spawn(
             "central", "central-exporter", self._central_argv(), env=clouds, cwd=REPO
         )
@@ -243,6 +268,7 @@ class Stack:
         prometheus_service.launch(self.own, "prometheus", self._prometheus_config())
         self._create_alarm()
         for proc, url in (
+            *more,
             (hypervisor, self.hypervisor_url),
             (central, self.central_url),
             (bridge, self.bridge_url),
@@ -280,16 +306,19 @@ class Stack:
             node.write_text(node_xml(conn))
         finally:
             conn.close()
+        return self._libvirt_argv(f"test://{node}", self.hypervisor_url)
+
+    def _libvirt_argv(self, uri: str, url: str) -> list[str]:
         argv = [
             *self._python("exporter"),
             "--collector.libvirt",
             "--libvirt.uri",
-            f"test://{node}",
+            uri,
             "--web.listen-address",
-            self.hypervisor_url.removeprefix("http://"),
+            url.removeprefix("http://"),
         ]
         if self.fast:
-            config = base / "exporter.yml"
+            config = self.own.service_dir("hypervisor") / "exporter.yml"
             config.write_text("collectors:\n  libvirt: {interval: 5s, timeout: 5s}\n")
             argv += ["--config.file", str(config)]
         return argv
@@ -364,7 +393,7 @@ class Stack:
             "rule_files": self._rule_paths(),
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": managers}]}]},
             "scrape_configs": [
-                job(HYPERVISOR_JOB, self.hypervisor_url, honor_labels=True),
+                job(HYPERVISOR_JOB, *self.hypervisor_urls, honor_labels=True),
                 job(CENTRAL_JOB, self.central_url, honor_labels=True),
                 job(BRIDGE_JOB, self.bridge_url),
                 job("alertmanager", *self.alertmanagers),
