@@ -96,6 +96,7 @@ def test_reconciler_survives_a_store_error(
     api.listing = lambda _p: [api_alarm("r-1")]
     bridge = bridges(api)
     rename_table(state(tmp_path), "alarms", "alarms_away")
+    client = create_app(bridge).test_client()  # before the workers: see the healthz test
     bridge.start()
     poll(
         "a failed reconciliation, or the reconciler gone",
@@ -104,7 +105,6 @@ def test_reconciler_survives_a_store_error(
         interval=0.02,
     )
     assert bridge.problems() == []
-    client = create_app(bridge).test_client()
     assert client.get("/readyz").status_code == 200
     rename_table(state(tmp_path), "alarms_away", "alarms")
     poll("the alarm stored", lambda: record(bridge, "r-1"), timeout=10, interval=0.02)
@@ -231,9 +231,12 @@ def test_a_worker_that_ends_fails_healthz(
     api.reading = api_alarm
     bridge = bridges(api)
     kill_with_system_exit(bridge, api, worker, monkeypatch)
+    # The app first: building its routes calls ast.parse, and CPython 3.11's ast module is not
+    # safe against a worker thread formatting a traceback (which parses source lines) at the
+    # same moment ("SystemError: AST constructor recursion depth mismatch").
+    client = create_app(bridge).test_client()
     bridge.start()
     bridge.accepter.accept(note("k-1", "alarm", "ok"))
-    client = create_app(bridge).test_client()
     poll(
         f"/healthz failing once {worker} ended",
         lambda: client.get("/healthz").status_code == 503,
