@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.common import Board, Q, Var, grid, series, single
+from dashboards.common import Board, Q, Var, flag, grid, series, single
 
 UID = "otb-aodh-bridge"
 B = '{instance=~"$bridge"}'
@@ -104,7 +104,7 @@ def board() -> Board:
             Q(f"min by (alertmanager) (aodh_bridge_alertmanager_up{B})", "{{alertmanager}}"),
             width=8,
             height=8,
-            mappings=(("1", "up", "green"), ("0", "failing", "red")),
+            mappings=flag("up", "failing"),
         ),
         series(
             "Deliveries",

@@ -9,11 +9,10 @@ order, so they stay the same as long as the layout does.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import prometheus as prom
 from grafana_foundation_sdk.builders import stat, table, timeseries
@@ -55,8 +54,6 @@ class Var:
     label: str
     query: str
     multi: bool = True
-    regex: str = ""
-    hidden: bool = False
 
     def build(self) -> db.QueryVariable:
         v = (
@@ -70,11 +67,45 @@ class Var:
         if self.multi:
             # ".*" instead of Grafana's list of every value: shorter queries on big clouds.
             v = v.multi(True).include_all(True).all_value(".*")
-        if self.regex:
-            v = v.regex(self.regex)
-        if self.hidden:
-            v = v.hide(model.VariableHide.HIDE_VARIABLE)
         return v
+
+
+Panel = TypeVar("Panel", timeseries.Panel, stat.Panel, table.Panel)
+Mappings = Sequence[tuple[str, str, str]]
+"""Value mappings as (value, text, colour)."""
+
+
+def flag(good: str, bad: str) -> Mappings:
+    """The mappings of a 0/1 gauge: 1 is ``good`` (green), 0 is ``bad`` (red)."""
+    return (("1", good, "green"), ("0", bad, "red"))
+
+
+def _framed(
+    panel: Panel,
+    title: str,
+    description: str,
+    unit: str,
+    *,
+    width: int,
+    height: int,
+    mappings: Mappings = (),
+) -> Panel:
+    """What every panel of ours has: title, description, the datasource variable, a unit."""
+    p = (
+        panel.title(title)
+        .description(description)
+        .datasource(DS)
+        .unit(unit)
+        .span(width)
+        .height(height)
+    )
+    if mappings:
+        options = {
+            value: model.ValueMappingResult(text=text, color=colour, index=index)
+            for index, (value, text, colour) in enumerate(mappings)
+        }
+        p = p.mappings([model.ValueMap(options=options)])
+    return p
 
 
 def series(
@@ -84,24 +115,12 @@ def series(
     *queries: Q,
     width: int = 12,
     height: int = 8,
-    stacked: bool = False,
     minimum: float | None = 0,
 ) -> timeseries.Panel:
-    p = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DS)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .fill_opacity(10)
-        .show_points(common.VisibilityMode.NEVER)
-    )
+    p = _framed(timeseries.Panel(), title, description, unit, width=width, height=height)
+    p = p.fill_opacity(10).show_points(common.VisibilityMode.NEVER)
     if minimum is not None:
         p = p.min(minimum)
-    if stacked:
-        p = p.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
     for q in queries:
         p = p.with_target(q.build())
     return p
@@ -115,34 +134,18 @@ def single(
     width: int = 4,
     height: int = 4,
     thresholds: Sequence[tuple[float | None, str]] = (),
-    mappings: Sequence[tuple[str, str, str]] = (),
+    mappings: Mappings = (),
 ) -> stat.Panel:
-    """A stat panel; ``thresholds`` as (from, colour), ``mappings`` as (value, text, colour)."""
-    p = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DS)
-        .unit(unit)
-        .span(width)
-        .height(height)
+    """A stat panel; ``thresholds`` as (from, colour)."""
+    p = _framed(
+        stat.Panel(), title, description, unit, width=width, height=height, mappings=mappings
     )
     if thresholds:
         steps = [model.Threshold(value=v, color=c) for v, c in thresholds]
         p = p.thresholds(db.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps))
-    if mappings:
-        p = p.mappings([_value_map(mappings)])
     for q in queries:
         p = p.with_target(q.build())
     return p
-
-
-def _value_map(mappings: Sequence[tuple[str, str, str]]) -> model.ValueMap:
-    options = {
-        value: model.ValueMappingResult(text=text, color=colour, index=index)
-        for index, (value, text, colour) in enumerate(mappings)
-    }
-    return model.ValueMap(options=options)
 
 
 def grid(
@@ -152,29 +155,18 @@ def grid(
     *queries: Q,
     width: int = 24,
     height: int = 8,
-    hide: Iterable[str] = ("Time", "__name__"),
-    mappings: Sequence[tuple[str, str, str]] = (),
+    mappings: Mappings = (),
 ) -> table.Panel:
     """A table of instant queries, one row per series, the labels as columns."""
-    p = (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DS)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={"excludeByName": dict.fromkeys(hide, True)},
-            )
-        )
+    p = _framed(
+        table.Panel(), title, description, unit, width=width, height=height, mappings=mappings
+    )
+    hide = {"Time": True, "__name__": True}
+    p = p.with_transformation(
+        model.DataTransformerConfig(id_val="organize", options={"excludeByName": hide})
     )
     if len(queries) > 1:
         p = p.with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
-    if mappings:
-        p = p.mappings([_value_map(mappings)])
     for q in queries:
         p = p.with_target(Q(q.expr, q.legend, instant=True).build())
     return p

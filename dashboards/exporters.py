@@ -3,7 +3,7 @@ scrape is. The first place to look when another dashboard shows gaps."""
 
 from __future__ import annotations
 
-from dashboards.common import Board, Q, Var, grid, series
+from dashboards.common import Board, Q, Var, flag, grid, series
 
 UID = "otb-exporters"
 T = '{job=~"$job", instance=~"$instance"}'
@@ -40,7 +40,7 @@ def board() -> Board:
             "none",
             Q(f"openstack_exporter_collector_success{C}"),
             width=12,
-            mappings=(("1", "ok", "green"), ("0", "failing", "red")),
+            mappings=flag("ok", "failing"),
         ),
         grid(
             "Failing collectors",
@@ -83,7 +83,7 @@ def board() -> Board:
             "none",
             Q(f"openstack_exporter_inventory_part_success{T}"),
             Q(f"gnocchi_exporter_read_success{T}"),
-            mappings=(("1", "ok", "green"), ("0", "failed", "red")),
+            mappings=flag("ok", "failed"),
             width=12,
         ),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.common import Board, Q, Var, grid, selector, series, single
+from dashboards.common import Board, Q, Var, flag, grid, selector, series, single
 
 UID = "otb-gnocchi"
 F = selector(cloud="$cloud", region="$region")
@@ -133,7 +133,7 @@ def board() -> Board:
             "none",
             Q(f"gnocchi_exporter_read_success{T}"),
             width=12,
-            mappings=(("1", "ok", "green"), ("0", "failed", "red")),
+            mappings=flag("ok", "failed"),
         ),
         series(
             "Gnocchi API requests",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.common import Board, Q, Var, grid, series, single
+from dashboards.common import Board, Q, Var, flag, grid, series, single
 
 UID = "otb-hypervisors"
 HV = '{instance=~"$hypervisor"}'
@@ -55,7 +55,7 @@ def board() -> Board:
             "none",
             Q(f"libvirt_up{HV}", "{{instance}}"),
             width=8,
-            mappings=(("1", "up", "green"), ("0", "down", "red")),
+            mappings=flag("up", "down"),
         ),
         single(
             "Domains",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dashboards.common import Board, Q, Var, grid, selector, series, single
+from dashboards.common import Board, Q, Var, flag, grid, selector, series, single
 
 UID = "otb-openstack-overview"
 F = selector(cloud="$cloud", region="$region")
 # Nova and Cinder say enabled/disabled, Neutron up/down (admin_state_up).
 ENABLED = selector(cloud="$cloud", region="$region", adminState="enabled|up")
-UP_DOWN = (("1", "up", "green"), ("0", "down", "red"))
+UP_DOWN = flag("up", "down")
 AGENTS = ("nova", "neutron", "cinder")
 CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
 
@@ -66,7 +66,7 @@ def board() -> Board:
             "none",
             Q(f"openstack_api_check_success{F}"),
             width=12,
-            mappings=(("1", "ok", "green"), ("0", "failed", "red")),
+            mappings=flag("ok", "failed"),
         ),
         grid(
             "Endpoint probes",
