@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from alerts import __version__
 from alerts.config import DEFAULT_LISTEN_ADDRESS, DEFAULT_STATE_PATH, Flags, build_config
 from otb_common.errors import ConfigError
+from otb_common.extras import require
 from otb_common.flags import (
     OneLineParser,
     add_log_flags,
@@ -75,19 +76,23 @@ def parse_flags(argv: Sequence[str] | None) -> Flags:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from alerts.aodh import AodhAPI, ApiError  # noqa: PLC0415
-    from alerts.app import create_app  # noqa: PLC0415
-    from alerts.bridge import Bridge  # noqa: PLC0415
-    from alerts.config import redact_url  # noqa: PLC0415
-    from alerts.server import Limits, make_server, serve_in_thread  # noqa: PLC0415
-    from alerts.store import StoreError  # noqa: PLC0415
-
     flags = parse_flags(argv)
     try:
         config = build_config(flags)
+        require(PROG, "bridge", "flask", "waitress")
+        if config.os_cloud:
+            require(f"{PROG}: --os-cloud", "bridge", "openstack", "aodhclient")
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    # Flask, waitress and the OpenStack clients load once the extra is known to be there.
+    from alerts.aodh import AodhAPI, ApiError  # noqa: PLC0415 - see above
+    from alerts.app import create_app  # noqa: PLC0415 - see above
+    from alerts.bridge import Bridge  # noqa: PLC0415 - see above
+    from alerts.config import redact_url  # noqa: PLC0415 - see above
+    from alerts.server import Limits, make_server, serve_in_thread  # noqa: PLC0415 - see above
+    from alerts.store import StoreError  # noqa: PLC0415 - see above
+
     setup_logging(config.log_level, config.log_format)
     api = None
     if config.os_cloud:

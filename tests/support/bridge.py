@@ -129,17 +129,20 @@ def start_bridge(
     ready: bool = True,
     start_timeout: float = 60.0,
     tls: ssl.SSLContext | None = None,
+    command: Sequence[str] = (sys.executable, "-m", "alerts"),
+    cwd: Path = REPO,
 ) -> BridgeProcess:
     """``python -m alerts ARGS``; returns once it listens (and, with ``ready``, is ready).
 
     ``tls``: the bridge serves HTTPS (its ARGS give the --web.config.file) and the client side
     trusts its certificate with this context. The bridge is reached at the host of ``listen``,
-    on loopback when that means every interface.
+    on loopback when that means every interface. ``command`` runs another build of it: an
+    installed ``aodh-alertmanager-bridge``, or one in a container.
     """
-    cmd = [sys.executable, "-m", "alerts", "--web.listen-address", listen, *args]
+    cmd = [*command, "--web.listen-address", listen, *args]
     proc = subprocess.Popen(
         cmd,
-        cwd=REPO,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},

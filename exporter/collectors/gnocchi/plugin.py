@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from exporter.collectors.gnocchi.config import GnocchiConfig, read_config
 from exporter.collectors.openstack.plugin import OS_CLOUD, check_cloud
 from exporter.collectors.plugin import CheckResult, Options, RunnerSpec
+from otb_common.extras import require
 from otb_common.section import Section
 
 if TYPE_CHECKING:
@@ -24,11 +25,12 @@ class GnocchiPlugin:
     flags = (OS_CLOUD,)
 
     def configure(self, section: Section, options: Options, enabled: bool) -> GnocchiConfig:
+        if enabled:  # the libraries first: without them no setting matters
+            require("collectors.gnocchi", "central", "gnocchiclient", "openstack")
         config = read_config(
             section, options.get(OS_CLOUD.dest), os.environ.get("OS_CLOUD"), enabled
         )
         if enabled:
-            _need_gnocchiclient()
             check_cloud(config.cloud, self.name)
         return config
 
@@ -65,17 +67,6 @@ def session_for(config: GnocchiConfig) -> CloudSession:
             api_timeout=config.api_timeout,
         )
     )
-
-
-def _need_gnocchiclient() -> None:
-    try:
-        import gnocchiclient  # noqa: F401, PLC0415 - only whether it is installed
-    except ImportError:
-        from otb_common.errors import ConfigError  # noqa: PLC0415 - only on this error
-
-        raise ConfigError(
-            "collectors.gnocchi: gnocchiclient is not installed (pip install gnocchiclient)"
-        ) from None
 
 
 PLUGIN = GnocchiPlugin()

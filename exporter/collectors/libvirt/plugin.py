@@ -12,6 +12,7 @@ from exporter.collectors.plugin import (
     read_schedule,
     within,
 )
+from otb_common.extras import require
 from otb_common.section import Section
 
 URI = Flag(
@@ -39,6 +40,8 @@ class LibvirtPlugin:
         defaults = LibvirtConfig()
         uri = section.string("uri", defaults.uri)
         interval, timeout = read_schedule(section, defaults.interval, defaults.timeout)
+        if enabled:
+            require("collectors.libvirt", "hypervisor", "libvirt")
         return LibvirtConfig(uri=options.get(URI.dest) or uri, interval=interval, timeout=timeout)
 
     def runners(self, config: LibvirtConfig) -> list[RunnerSpec]:

@@ -8,6 +8,7 @@ import os
 from exporter.collectors.openstack.config import OpenStackConfig, read_config
 from exporter.collectors.plugin import CheckResult, Flag, Options, RunnerSpec
 from otb_common.errors import ConfigError
+from otb_common.extras import require
 from otb_common.section import Section
 
 OS_CLOUD = Flag(
@@ -25,6 +26,8 @@ class OpenStackPlugin:
     flags = (OS_CLOUD,)
 
     def configure(self, section: Section, options: Options, enabled: bool) -> OpenStackConfig:
+        if enabled:  # the libraries first: without them no setting matters
+            require("collectors.openstack", "central", "openstack")
         config = read_config(
             section, options.get(OS_CLOUD.dest), os.environ.get("OS_CLOUD"), enabled
         )
@@ -65,15 +68,12 @@ class OpenStackPlugin:
 def check_cloud(name: str, collector: str = "openstack") -> None:
     """A cloud clouds.yaml lacks is a config error (exit 2), found before serving; whether
     its Keystone answers is for the cycles to find out."""
-    try:
-        import openstack.config  # noqa: PLC0415 - openstacksdk loads only where a cloud is used
-        from openstack.config.exceptions import (  # noqa: PLC0415 - as above
-            OpenStackConfigException,
-        )
-    except ImportError:
-        raise ConfigError(
-            f"collectors.{collector}: openstacksdk is not installed (pip install openstacksdk)"
-        ) from None
+    require(f"collectors.{collector}", "central", "openstack")
+    import openstack.config  # noqa: PLC0415 - openstacksdk loads only where a cloud is used
+    from openstack.config.exceptions import (  # noqa: PLC0415 - as above
+        OpenStackConfigException,
+    )
+
     try:
         openstack.config.OpenStackConfig().get_one(cloud=name)
     except OpenStackConfigException as exc:
