@@ -7,7 +7,7 @@ RUN_ADDRESS ?= 127.0.0.1:10198
 DEMO_NODE := $(CURDIR)/demo/node.xml
 
 RUN_APT := libvirt-dev pkg-config gcc python3-dev python3-venv
-TEST_APT := $(RUN_APT) libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
+TEST_APT := $(RUN_APT) $(IMAGE_APT) libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
 	qemu-system-x86 qemu-utils prometheus prometheus-libvirt-exporter $(TESTBED_APT)
 # The testbed's servers (testbed/): databases, message broker, Alertmanager.
 # libeatmydata1 turns MariaDB's DDL fsyncs into no-ops (Neutron's migrations: ~5,000).
@@ -15,10 +15,13 @@ TESTBED_APT := postgresql-15 postgresql-client-15 libpq5 mariadb-server rabbitmq
 	libeatmydata1 prometheus prometheus-alertmanager qemu-utils util-linux
 # bench-bridge only: its load generator (bench/wrk_webhooks.lua).
 BENCH_BRIDGE_APT := wrk
+# make image: Podman (runc: crun refuses some hosts' hybrid cgroups) and the base image's builder.
+IMAGE_APT := podman runc mmdebstrap
 
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
 	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge \
-	apt-bench-bridge bench-servers bench-openstack bench-gnocchi demo demo-down
+	apt-bench-bridge bench-servers bench-openstack bench-gnocchi demo demo-down image \
+	base-image apt-image wheels
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -46,6 +49,9 @@ apt-testbed:
 
 apt-bench-bridge:
 	$(call apt_install,$(BENCH_BRIDGE_APT))
+
+apt-image:
+	$(call apt_install,$(IMAGE_APT))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -138,3 +144,34 @@ bench-servers: apt-test $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+
+# The container image (Containerfile, docs/deployment.md#the-container-image):
+# $(IMAGE):latest and $(IMAGE):<version>. No registry needed: the base is built from Debian's
+# packages by mmdebstrap, the wheels here. PODMAN_OPTS suit hosts like this one (runc, ulimits
+# no higher than the host's hard limits).
+IMAGE ?= localhost/openstack-telemetry-bridge
+BASE_IMAGE ?= localhost/openstack-telemetry-bridge-base:bookworm
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+PODMAN_OPTS ?= --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=4096:4096
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+
+wheels: $(VENV)/.installed-run
+	rm -rf build/wheels
+	$(BIN)/pip wheel -q -c constraints.txt -w build/wheels '.[all]'
+
+base-image: apt-image
+	@if ! podman image exists $(BASE_IMAGE); then \
+		mkdir -p build && rm -f build/base.tar && \
+		mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,libvirt0,ca-certificates \
+			--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+			--dpkgopt='path-exclude=/usr/share/locale/*' --aptopt='Acquire::Languages "none"' \
+			bookworm build/base.tar $(DEBIAN_MIRROR) && \
+		podman import --quiet build/base.tar $(BASE_IMAGE) >/dev/null && rm -f build/base.tar && \
+		echo "base image $(BASE_IMAGE) built"; fi
+
+image: apt-image base-image wheels
+	podman build $(PODMAN_OPTS) --network none --format docker --from $(BASE_IMAGE) \
+		--build-arg VERSION=$(VERSION) -t $(IMAGE):latest -t $(IMAGE):$(VERSION) -f Containerfile .
+	@podman image inspect --format '{{.Size}}' $(IMAGE):latest \
+		| awk '{printf "image $(IMAGE):$(VERSION): %.1f MB\n", $$1 / 1e6}'

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.image import Build
 from tests.support.libvirtd import PrivateLibvirtd, private_libvirtd, unavailable_reason
 from tests.support.servers import require
 from tests.support.testbed import Testbed, open_testbed, remove
@@ -49,3 +50,29 @@ def testbed() -> Iterator[Testbed]:
         yield handle
     finally:
         remove(handle)
+
+
+IMAGE_BUILD = pytest.StashKey[Build]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Image tests run last, and the image builds in the background from here on: the other
+    tests run meanwhile instead of waiting for the build."""
+    image = [item for item in items if item.get_closest_marker("image")]
+    if not image:
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("image")] + image
+    build = Build(Path(str(config.rootpath)) / "build" / "image-build.log")
+    build.log.parent.mkdir(exist_ok=True)
+    build.start()
+    config.stash[IMAGE_BUILD] = build
+
+
+@pytest.fixture(scope="session")
+def image(pytestconfig: pytest.Config) -> str:
+    """The image, built by ``make image``; the build's output."""
+    build = pytestconfig.stash.get(IMAGE_BUILD, None)
+    if build is None:
+        build = Build(Path(str(pytestconfig.rootpath)) / "build" / "image-build.log")
+        pytestconfig.stash[IMAGE_BUILD] = build
+    return build.wait()

@@ -1,0 +1,174 @@
+"""The container image, built by ``make image`` and run by Podman in the three roles it ships
+for, with the options of the Quadlet units in deploy/quadlet/ (see test_quadlet.py): the
+hypervisor exporter reading real QEMU guests through the host's read-only libvirt socket,
+the central exporter reading the testbed through a mounted clouds.yaml, and the bridge whose
+state volume survives a crash."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.alertmanager_process import alertmanagers, free_port
+from tests.support.bridge import aodh_payload
+from tests.support.image import IMAGE, containers, get, podman, readable_copy, wait_http
+from tests.support.libvirtd import PrivateLibvirtd
+from tests.support.metrics import parse_samples, sample
+from tests.support.testbed import Testbed
+
+pytestmark = [pytest.mark.image, pytest.mark.slow]
+
+SIZE_LIMIT_MB = 200
+SOCKET = "/run/libvirt/libvirt-sock-ro"
+HYPERVISOR = (
+    "--user=0:0",
+    "--cap-drop=all",
+    "--read-only",
+    "--security-opt=no-new-privileges",
+)
+
+
+def test_the_image_is_small_non_root_and_labelled(image: str) -> None:
+    info = json.loads(podman("image", "inspect", IMAGE))[0]
+    size_mb = info["Size"] / 1e6
+    assert size_mb < SIZE_LIMIT_MB, f"{size_mb:.1f} MB"
+    config = info["Config"]
+    assert config["User"] == "10198:10198"
+    assert "/var/lib/aodh-alertmanager-bridge" in config["Volumes"]
+    assert info["Healthcheck"]["Test"] == ["CMD", "openstack-telemetry-healthcheck"]
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.version"] in image
+    assert labels["org.opencontainers.image.title"] == "openstack-telemetry-bridge"
+    # No shell: a command line cannot run in it.
+    shell = podman("run", "--rm", "--runtime", "runc", IMAGE, "sh", "-c", "true", check=False)
+    assert shell == ""
+
+
+def test_the_hypervisor_exporter_reads_real_guests_through_the_read_only_socket(
+    image: str, libvirtd: PrivateLibvirtd
+) -> None:
+    """As beside kolla's nova_libvirt: the socket mounted read-only, the default user."""
+    port = free_port()
+    with containers() as pool:
+        exporter = pool.run(
+            "hypervisor",
+            # libvirtd looks the connecting uid up in its own user database, which has no
+            # 10198: root without any capability, as deploy/quadlet's unit runs it.
+            [f"--volume={libvirtd.sock_dir}/libvirt-sock-ro:{SOCKET}:ro", *HYPERVISOR],
+            [
+                "openstack-telemetry-exporter",
+                f"--libvirt.uri=qemu:///system?socket={SOCKET}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+        )
+        deadline = time.monotonic() + 90
+        while True:
+            samples = parse_samples(wait_http(exporter, port, "/metrics"))
+            if samples.get(("libvirt_up", frozenset())) == 1.0:
+                break
+            assert time.monotonic() < deadline, exporter.logs()
+            time.sleep(0.5)
+        names = {
+            dict(labels)["domain"]
+            for (name, labels) in samples
+            if name == "libvirt_domain_info_cpu_time_seconds_total"
+        }
+        assert names == {d.name for d in libvirtd.domains}, exporter.logs()
+        health = exporter.healthcheck()
+        assert health.returncode == 0, health.stdout + health.stderr + exporter.logs()
+
+
+def test_the_central_exporter_reads_the_testbed_through_a_mounted_clouds_yaml(
+    image: str, testbed: Testbed, tmp_path: Path
+) -> None:
+    testbed.need("keystone", "nova", "gnocchi")
+    clouds = readable_copy(testbed.clouds_yaml, tmp_path / "clouds.yaml")
+    port = free_port()
+    with containers() as pool:
+        central = pool.run(
+            "central",
+            ["--volume", f"{clouds}:/etc/openstack/clouds.yaml:ro"],
+            [
+                "openstack-telemetry-exporter",
+                "--no-collector.libvirt",
+                "--collector.openstack",
+                "--collector.gnocchi",
+                "--os-cloud=testbed",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            samples = parse_samples(wait_http(central, port, "/metrics"))
+            done = [
+                samples.get(("openstack_exporter_collector_success", frozenset({c})))
+                for c in (
+                    ("collector", "openstack:testbed:health"),
+                    ("collector", "openstack:testbed:inventory"),
+                    ("collector", "gnocchi:testbed"),
+                )
+            ]
+            if done == [1.0, 1.0, 1.0]:  # 0 until the first cycle ends
+                break
+            assert time.monotonic() < deadline, f"{done}\n{central.logs()}"
+            time.sleep(1)
+        assert central.user() == "10198"
+        base = {"cloud": "testbed", "region": region_of(samples)}
+        assert sample(samples, "openstack_identity_up", **base) == 1.0
+        assert sample(samples, "openstack_nova_up", **base) == 1.0
+        status, ready = get(port, "/readyz")
+        assert status == 200, ready
+
+
+def region_of(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> str:
+    return next(
+        dict(labels)["region"] for name, labels in samples if name == "openstack_identity_up"
+    )
+
+
+def test_the_bridge_keeps_a_webhook_in_its_volume_across_a_crash(
+    image: str, tmp_path: Path
+) -> None:
+    """Accepted while Alertmanager is down, the container killed, a new one started on the
+    same volume: the alert reaches Alertmanager once it is up."""
+    port = free_port()
+    with alertmanagers(tmp_path / "am") as pool, containers() as boxes:
+        am = pool.new("one", start=False)
+        volume = boxes.volume("bridge-state")
+        command = [
+            "aodh-alertmanager-bridge",
+            "--state.path=/var/lib/aodh-alertmanager-bridge/state.db",
+            f"--alertmanager.url={am.url}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        options = ["--volume", f"{volume}:/var/lib/aodh-alertmanager-bridge"]
+        first = boxes.run("bridge", options, command)
+        wait_http(first, port, "/healthz")
+        body = json.dumps(aodh_payload("contained")).encode()
+        accepted = post(port, body)
+        assert accepted == 202, first.logs()
+        first.kill()
+        assert not first.running()
+        second = boxes.run("bridge", options, command)
+        wait_http(second, port, "/healthz")
+        am.start()
+        deadline = time.monotonic() + 60
+        while "contained" not in am.firing_ids():
+            assert time.monotonic() < deadline, second.logs()
+            time.sleep(0.5)
+        assert second.user() == "10198"
+        health = second.healthcheck()
+        assert health.returncode == 0, health.stdout + health.stderr
+
+
+def post(port: int, body: bytes) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/v1/aodh", body, {"Content-Type": "application/json"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
