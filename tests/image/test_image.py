@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import quadlet
 from tests.support.alertmanager_process import alertmanagers, free_port
 from tests.support.bridge import aodh_payload
 from tests.support.image import IMAGE, containers, get, podman, readable_copy, wait_http
@@ -23,13 +24,13 @@ from tests.support.testbed import Testbed
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 
 SIZE_LIMIT_MB = 200
-SOCKET = "/run/libvirt/libvirt-sock-ro"
-HYPERVISOR = (
-    "--user=0:0",
-    "--cap-drop=all",
-    "--read-only",
-    "--security-opt=no-new-privileges",
-)
+
+
+def unit(name: str, sources: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The options and command of a deploy/quadlet unit, which must run this image."""
+    image, options, command = quadlet.run_options(name, sources)
+    assert image == IMAGE
+    return options, command
 
 
 def test_the_image_is_small_non_root_and_labelled(image: str) -> None:
@@ -54,17 +55,10 @@ def test_the_hypervisor_exporter_reads_real_guests_through_the_read_only_socket(
     """As beside kolla's nova_libvirt: the socket mounted read-only, the default user."""
     port = free_port()
     with containers() as pool:
-        exporter = pool.run(
-            "hypervisor",
-            # libvirtd looks the connecting uid up in its own user database, which has no
-            # 10198: root without any capability, as deploy/quadlet's unit runs it.
-            [f"--volume={libvirtd.sock_dir}/libvirt-sock-ro:{SOCKET}:ro", *HYPERVISOR],
-            [
-                "openstack-telemetry-exporter",
-                f"--libvirt.uri=qemu:///system?socket={SOCKET}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
+        options, command = unit(
+            "openstack-telemetry-exporter.container", {"/run/libvirt": str(libvirtd.sock_dir)}
         )
+        exporter = pool.run("hypervisor", options, [*command, f"--web.listen-address=:{port}"])
         deadline = time.monotonic() + 90
         while True:
             samples = parse_samples(wait_http(exporter, port, "/metrics"))
@@ -89,18 +83,12 @@ def test_the_central_exporter_reads_the_testbed_through_a_mounted_clouds_yaml(
     clouds = readable_copy(testbed.clouds_yaml, tmp_path / "clouds.yaml")
     port = free_port()
     with containers() as pool:
-        central = pool.run(
-            "central",
-            ["--volume", f"{clouds}:/etc/openstack/clouds.yaml:ro"],
-            [
-                "openstack-telemetry-exporter",
-                "--no-collector.libvirt",
-                "--collector.openstack",
-                "--collector.gnocchi",
-                "--os-cloud=testbed",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
+        options, command = unit(
+            "openstack-telemetry-central.container",
+            {"/etc/openstack-telemetry-bridge/clouds.yaml": str(clouds)},
         )
+        extra = ["--os-cloud=testbed", f"--web.listen-address=:{port}"]
+        central = pool.run("central", options, [*command, *extra])
         deadline = time.monotonic() + 120
         while True:
             samples = parse_samples(wait_http(central, port, "/metrics"))
@@ -138,14 +126,17 @@ def test_the_bridge_keeps_a_webhook_in_its_volume_across_a_crash(
     port = free_port()
     with alertmanagers(tmp_path / "am") as pool, containers() as boxes:
         am = pool.new("one", start=False)
-        volume = boxes.volume("bridge-state")
-        command = [
-            "aodh-alertmanager-bridge",
-            "--state.path=/var/lib/aodh-alertmanager-bridge/state.db",
-            f"--alertmanager.url={am.url}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ]
-        options = ["--volume", f"{volume}:/var/lib/aodh-alertmanager-bridge"]
+        config = tmp_path / "bridge.yml"
+        config.write_text(f"alertmanager:\n  urls:\n    - {am.url}\n")
+        config.chmod(0o644)
+        options, command = unit(
+            "aodh-alertmanager-bridge.container",
+            {
+                "/etc/openstack-telemetry-bridge/bridge.yml": str(config),
+                "aodh-alertmanager-bridge-state": boxes.volume("bridge-state"),
+            },
+        )
+        command = [*command, f"--web.listen-address=:{port}"]
         first = boxes.run("bridge", options, command)
         wait_http(first, port, "/healthz")
         body = json.dumps(aodh_payload("contained")).encode()

@@ -97,8 +97,9 @@ class Container:
 
 def run_args(name: str, options: Sequence[str], command: Sequence[str]) -> list[str]:
     """``podman run`` of ``command`` in the image, detached, as a test runs it."""
+    network = [] if any(o.startswith("--network") for o in options) else ["--network=host"]
     return [
-        "run", "--detach", "--name", name, *PODMAN, "--network", "host",
+        "run", "--detach", "--name", name, *PODMAN, *network,
         # No systemd here to run the health check's timer: the tests run it on demand.
         "--health-interval", "disable",
         *options, IMAGE, *command,
