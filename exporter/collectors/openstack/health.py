@@ -43,19 +43,30 @@ Check = Callable[[Scope, Any], "list[MetricFamily] | Checked"]
 
 
 def _identity(
-    scope: Scope, identity: Any, *, token: str, current: Callable[[], str]
+    scope: Scope,
+    identity: Any,
+    *,
+    token: str,
+    current: Callable[[], str],
+    renew: Callable[[], str],
 ) -> list[MetricFamily]:
     """Keystone validates our own token: what every other service asks it to do.
 
     A revoked token is answered 401: keystoneauth then logs in and repeats the request with
     the new token, but the subject is still the old one, which Keystone no longer knows (404).
-    Keystone works and our login too: validate the new token (``current()``, no request)."""
+    Keystone works and our login too: validate the new token (``current()``, no request).
+    Keystone may also go on accepting the revoked token as our credential for a while (it
+    caches validations) and answer 404 for it as the subject only: then log in anew
+    (``renew()``) and validate that token, instead of failing every cycle until the cache
+    forgets."""
     try:
         get_json(identity, "/auth/tokens", headers={"X-Subject-Token": token})
     except sdk_exc.HttpException as exc:
-        renewed = current()
-        if exc.status_code != HTTPStatus.NOT_FOUND or renewed == token:
+        if exc.status_code != HTTPStatus.NOT_FOUND:
             raise
+        renewed = current()
+        if renewed == token:
+            renewed = renew()
         get_json(identity, "/auth/tokens", headers={"X-Subject-Token": renewed})
     return []
 
@@ -140,7 +151,7 @@ def service_calls(
             partial(
                 _check,
                 session,
-                partial(_identity, token=token, current=session.token),
+                partial(_identity, token=token, current=session.token, renew=session.renew_token),
                 scope,
                 "identity",
             ),

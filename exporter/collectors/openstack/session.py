@@ -76,6 +76,12 @@ class CloudSession:
         conn = self.connection()
         return str(conn.session.get_token())
 
+    def renew_token(self) -> str:
+        """A new login now: Keystone said our token is no longer valid without a 401."""
+        conn = self.connection()
+        conn.session.auth.invalidate()
+        return str(conn.session.get_token())
+
     def proxy(self, attribute: str) -> Any:
         """``conn.compute`` and the like. openstacksdk builds a proxy on first access, with a
         version discovery request and no lock: one lock per service keeps two cycles from
