@@ -21,7 +21,7 @@ IMAGE_APT := podman runc mmdebstrap
 .PHONY: run test lint unit integration e2e reliability bench golden clean apt-run apt-test \
 	testbed testbed-down testbed-status apt-testbed bench-testbed run-bridge bench-bridge \
 	apt-bench-bridge bench-servers bench-openstack bench-gnocchi demo demo-down image \
-	base-image apt-image wheels
+	base-image apt-image wheels apt-kubectl apt-kubernetes-client
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -53,6 +53,14 @@ apt-bench-bridge:
 apt-image:
 	$(call apt_install,$(IMAGE_APT))
 
+# kubectl renders deploy/kubernetes in the tests (kubectl kustomize). Debian's kubernetes-client
+# provides it where no other kubectl is installed (it would conflict with one).
+apt-kubectl:
+	@command -v kubectl >/dev/null || $(MAKE) --no-print-directory apt-kubernetes-client
+
+apt-kubernetes-client:
+	$(call apt_install,kubernetes-client)
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -76,7 +84,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: apt-test $(VENV)/.installed-test lint
+test: apt-test apt-kubectl $(VENV)/.installed-test lint
 	$(BIN)/pytest tests
 
 unit integration e2e reliability: apt-test $(VENV)/.installed-test
