@@ -62,17 +62,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not image:
         return
     items[:] = [item for item in items if not item.get_closest_marker("image")] + image
-    build = Build(Path(str(config.rootpath)) / "build" / "image-build.log")
-    build.log.parent.mkdir(exist_ok=True)
-    build.start()
-    config.stash[IMAGE_BUILD] = build
+    _image_build(config).start()
 
 
 @pytest.fixture(scope="session")
 def image(pytestconfig: pytest.Config) -> str:
     """The image, built by ``make image``; the build's output."""
-    build = pytestconfig.stash.get(IMAGE_BUILD, None)
-    if build is None:
-        build = Build(Path(str(pytestconfig.rootpath)) / "build" / "image-build.log")
-        pytestconfig.stash[IMAGE_BUILD] = build
-    return build.wait()
+    return _image_build(pytestconfig).wait()
+
+
+def _image_build(config: pytest.Config) -> Build:
+    """The session's one build of the image (``make image``), made on first use."""
+    if IMAGE_BUILD not in config.stash:
+        log = Path(str(config.rootpath)) / "build" / "image-build.log"
+        log.parent.mkdir(exist_ok=True)
+        config.stash[IMAGE_BUILD] = Build(log)
+    return config.stash[IMAGE_BUILD]

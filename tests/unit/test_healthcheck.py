@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from otb_common.healthcheck import main, target
+from alerts.config import DEFAULT_LISTEN_ADDRESS as BRIDGE_DEFAULT
+from exporter.config import DEFAULT_LISTEN_ADDRESS as EXPORTER_DEFAULT
+from otb_common.healthcheck import DEFAULT_PORTS, main, target
 
 VENV = "/opt/openstack-telemetry-bridge/bin"
+
+
+def test_the_default_ports_are_the_programs_own() -> None:
+    """otb_common imports neither program: its copy of their defaults is checked here."""
+    assert DEFAULT_PORTS == {
+        "openstack-telemetry-exporter": EXPORTER_DEFAULT,
+        "aodh-alertmanager-bridge": BRIDGE_DEFAULT,
+    }
 
 
 def test_a_script_started_through_its_shebang_on_its_default_port() -> None:

@@ -67,8 +67,8 @@ class OpenStackPlugin:
 
 def check_cloud(name: str, collector: str = "openstack") -> None:
     """A cloud clouds.yaml lacks is a config error (exit 2), found before serving; whether
-    its Keystone answers is for the cycles to find out."""
-    require(f"collectors.{collector}", "central", "openstack")
+    its Keystone answers is for the cycles to find out. Called from ``configure``, after
+    ``require`` found openstacksdk."""
     import openstack.config  # noqa: PLC0415 - openstacksdk loads only where a cloud is used
     from openstack.config.exceptions import (  # noqa: PLC0415 - as above
         OpenStackConfigException,
