@@ -1,6 +1,6 @@
 """openstack-mixin's alert rules work unchanged on the exporter's series, in a real Prometheus.
 
-The rules (deploy/prometheus/rules/openstack-api.rules, the mixin's) are loaded, every ``for`` and
+The rules (tests/fixtures/openstack_mixin_alerts.yml) are loaded, every ``for`` and
 ``keep_firing_for`` shortened, into a private Prometheus that scrapes the exporter's openstack
 collector on the testbed every 2 s and evaluates every 2 s. On a healthy testbed nothing is
 pending or firing; with Glance stopped ``OpenStackGlanceIsDown`` fires, and with Nova's
@@ -26,7 +26,7 @@ from tests.support.prometheus import Prometheus, private_prometheus, scraping
 from tests.support.promtool import promtool
 from tests.support.testbed import Testbed, poll, running_again
 
-RULES = REPO / "deploy" / "prometheus" / "rules" / "openstack-api.rules"
+RULES = REPO / "tests" / "fixtures" / "openstack_mixin_alerts.yml"
 SHORT = "10s"
 """Every ``for`` and ``keep_firing_for`` of the copy Prometheus loads. Prometheus 2.42 (Debian
 12) knows ``keep_firing_for`` (new in 2.42.0; its promtool refuses unknown keys and accepts

@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+import yaml
 
 from testbed.bed import http_json
+from testbed.services.prometheus import RULES
 from tests.support.testbed import Testbed, poll
 
 pytestmark = pytest.mark.testbed
@@ -51,8 +53,17 @@ def test_prometheus_loads_the_project_rules_and_finds_both_alertmanagers(
 ) -> None:
     url = testbed.need("prometheus").info("prometheus")["url"]
     _, rules, _ = http_json("GET", f"{url}/api/v1/rules")
-    names = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
-    assert "OpenStackTelemetryExporterDown" in names
+    loaded = {(r["name"], r["health"]) for g in rules["data"]["groups"] for r in g["rules"]}
+    # Every alert of the rule pack (rule_files holds the glob deploy/prometheus/rules/*.rules).
+    pack = {
+        rule["alert"]
+        for path in RULES.parent.glob(RULES.name)
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    }
+    assert "OpenStackTelemetryExporterDown" in pack
+    assert {name for name, _ in loaded} == pack
+    assert {health for _, health in loaded} <= {"ok", "unknown"}
 
     def managers() -> list[Any]:
         _, body, _ = http_json("GET", f"{url}/api/v1/alertmanagers")
