@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import yaml
 from tests.support.exporter import REPO
 from tests.support.kolla import Inventory, has_template_markup, merge_yaml, render_sources
 from tests.support.promtool import promtool
+from tests.support.quadlet import run_options
 
 KOLLA = REPO / "deploy" / "kolla"
 CONFIG = KOLLA / "config"
@@ -193,3 +195,47 @@ def test_globals_turn_off_kollas_own_exporters_and_clouds_yaml_is_internal() -> 
     assert clouds["interface"] == "internal"
     assert clouds["region_name"]
     assert clouds["api_timeout"] > 0
+
+
+# `docker run` options of the docs' commands: those that take a value, and switches. What only
+# Docker needs (detaching, a name, a restart policy) has no part in the comparison.
+_DOCKER_VALUED = {"--network", "--user", "--cap-drop", "--security-opt", "--volume"}
+_DOCKER_IGNORED_VALUED = {"--name", "--restart"}
+_DOCKER_SWITCHES = {"--read-only"}
+
+
+def docker_runs(markdown: str) -> dict[str, tuple[str, list[str], list[str]]]:
+    """The `docker run` commands of the kolla-ansible section: container name to (image,
+    options as `podman run` takes them from a Quadlet unit, command)."""
+    section = markdown.split("\n## kolla-ansible, step by step\n", 1)[1].split("\n## ", 1)[0]
+    runs: dict[str, tuple[str, list[str], list[str]]] = {}
+    for line in section.replace("\\\n", " ").splitlines():
+        if not line.strip().startswith("docker run "):
+            continue
+        words = shlex.split(line.strip())
+        name, options, rest = "", [], words[2:]
+        while rest[0].startswith("-"):
+            option = {"-v": "--volume"}.get(rest[0], rest[0])
+            if option in _DOCKER_SWITCHES | {"-d"}:
+                options += [option] if option != "-d" else []
+                rest = rest[1:]
+                continue
+            assert option in _DOCKER_VALUED | _DOCKER_IGNORED_VALUED, option
+            if option == "--name":
+                name = rest[1]
+            elif option in _DOCKER_VALUED:
+                options.append(f"{option}={rest[1]}")
+            rest = rest[2:]
+        runs[name] = (rest[0], options, rest[1:])
+    return runs
+
+
+def test_the_docs_docker_commands_run_what_the_quadlet_units_run() -> None:
+    runs = docker_runs((REPO / "docs" / "deployment.md").read_text())
+    units = sorted(p.stem for p in (REPO / "deploy" / "quadlet").glob("*.container"))
+    assert sorted(runs) == units
+    for name, (image, options, command) in runs.items():
+        unit_image, unit_options, unit_command = run_options(f"{name}.container")
+        assert image == unit_image, name
+        assert sorted(options) == sorted(unit_options), name
+        assert command == unit_command, name
