@@ -56,6 +56,13 @@ def test_every_object_is_there_in_the_namespace(rendered: list[dict[str, Any]]) 
     assert {d["metadata"].get("namespace") for d in rendered} == {"openstack-telemetry"}
 
 
+def test_the_central_exporter_is_one_replica_never_two(rendered: list[dict[str, Any]]) -> None:
+    """A second central exporter, even during a rollout, would export every series twice."""
+    (central,) = of_kind(rendered, "Deployment")
+    assert central["spec"]["replicas"] == 1
+    assert central["spec"]["strategy"]["type"] == "Recreate"
+
+
 def test_the_bridge_is_two_replicas_each_with_its_state_volume(
     rendered: list[dict[str, Any]],
 ) -> None:
@@ -95,6 +102,7 @@ def test_pods_reference_only_what_is_rendered(rendered: list[dict[str, Any]]) ->
 def test_every_container_is_locked_down(rendered: list[dict[str, Any]]) -> None:
     for workload in of_kind(rendered, *WORKLOADS):
         spec = workload["spec"]["template"]["spec"]
+        assert spec["automountServiceAccountToken"] is False
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
         if workload["kind"] != "DaemonSet":  # libvirtd needs a uid it knows: root, no caps
             assert spec["securityContext"]["runAsNonRoot"] is True
