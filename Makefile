@@ -84,8 +84,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# --durations: the log names the slowest tests, where a full run's time goes.
 test: apt-test apt-kubectl $(VENV)/.installed-test lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest --durations=15 tests
 
 unit integration e2e reliability: apt-test $(VENV)/.installed-test
 	$(BIN)/pytest tests/$@
