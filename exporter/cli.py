@@ -109,7 +109,7 @@ def serve(config: Config) -> int:
     )
     if config.once:
         ok = scheduler.run_once()
-        sys.stdout.buffer.write(snapshot.body()[0])
+        sys.stdout.buffer.writelines(snapshot.body().chunks)
         sys.stdout.flush()
         scheduler.stop()
         return 0 if ok else 1

@@ -67,9 +67,11 @@ def render_families(families: Iterable[MetricFamily]) -> list[RenderedFamily]:
     return out
 
 
-def join_families(parts: Iterable[Sequence[RenderedFamily]]) -> bytes:
-    """The exposition of several parts: a family present in more than one part is written
-    once, its samples in part order (the text format wants each family in one block)."""
+def family_chunks(parts: Iterable[Sequence[RenderedFamily]]) -> list[bytes]:
+    """The exposition of several parts, in order, as the parts' own bytes: a family present
+    in more than one part is written once, its samples in part order (the text format wants
+    each family in one block). Not joined: at 100,000s of samples a joined copy would double
+    the memory the rendered parts already hold."""
     blocks: dict[str, list[bytes]] = {}
     for part in parts:
         for family in part:
@@ -78,7 +80,11 @@ def join_families(parts: Iterable[Sequence[RenderedFamily]]) -> bytes:
                 blocks[family.name] = [family.header, family.samples]
             else:
                 block.append(family.samples)
-    return b"".join(chunk for block in blocks.values() for chunk in block)
+    return [chunk for block in blocks.values() for chunk in block if chunk]
+
+
+def join_families(parts: Iterable[Sequence[RenderedFamily]]) -> bytes:
+    return b"".join(family_chunks(parts))
 
 
 def render(families: Iterable[MetricFamily]) -> bytes:

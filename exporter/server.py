@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._plain(HTTPStatus.NOT_FOUND, "not found\n", head=head)
 
     def _metrics(self, head: bool) -> None:
-        plain, gzipped = self.server.snapshot.body()
+        body = self.server.snapshot.body()
         encoding = choose_encoding(self.headers.get("Accept-Encoding"))
         if encoding is None:
             self._plain(
@@ -127,11 +127,12 @@ class _Handler(BaseHTTPRequestHandler):
                 head=head,
             )
             return
-        body = gzipped if encoding == "gzip" else plain
         headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
         if encoding == "gzip":
             headers["Content-Encoding"] = "gzip"
-        self._send(HTTPStatus.OK, body, headers, head)
+            self._send(HTTPStatus.OK, body.gzipped, headers, head)
+        else:
+            self._send_chunks(HTTPStatus.OK, body.chunks, body.length, headers, head)
 
     def _landing(self, head: bool) -> None:
         path = html.escape(self.server.telemetry_path)
@@ -155,13 +156,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, text.encode(), headers, head)
 
     def _send(self, status: HTTPStatus, body: bytes, headers: dict[str, str], head: bool) -> None:
+        self._send_chunks(status, (body,), len(body), headers, head)
+
+    def _send_chunks(
+        self,
+        status: HTTPStatus,
+        chunks: tuple[bytes, ...],
+        length: int,
+        headers: dict[str, str],
+        head: bool,
+    ) -> None:
         self.send_response(status)
         for key, value in {**self.server.extra_headers, **headers}.items():
             self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(length))
         self.end_headers()
         if not head:
-            self.wfile.write(body)
+            self.wfile.writelines(chunks)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests: a one-line plain answer instead of http.server's HTML page."""

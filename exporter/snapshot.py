@@ -2,22 +2,65 @@
 
 Each collector's part is rendered to text once, when it changes; a scrape copies bytes. The
 self-metrics are small and re-rendered with every change, then the whole body is gzipped once,
-so ``Accept-Encoding: gzip`` costs nothing per scrape either.
+so ``Accept-Encoding: gzip`` costs nothing per scrape either. The plain body is the parts'
+own chunks, written one after the other, never a joined copy: it would hold the exposition
+twice, and three times while the next one is built.
 """
 
 from __future__ import annotations
 
-import gzip
 import platform
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
-from exporter.exposition import RenderedFamily, join_families, render_families
+from exporter.exposition import RenderedFamily, family_chunks, render_families
 from exporter.metric import MetricFamily, counter, gauge
 
 GZIP_LEVEL = 5  # past 5 the body barely shrinks while the render CPU keeps growing
+COALESCE_BELOW = 64 * 1024
+GZIP_WBITS = 31  # zlib's gzip container (header and trailer), the same bytes gzip.decompress reads
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """One exposition: its plain chunks in order, their length, and its gzip form."""
+
+    chunks: tuple[bytes, ...]
+    length: int
+    gzipped: bytes
+
+    def plain(self) -> bytes:
+        """The plain body in one piece, for what is not a scrape (tests, ``--once``)."""
+        return b"".join(self.chunks)
+
+
+def build_body(chunks: list[bytes]) -> Body:
+    """Gzipped chunk by chunk: no joined copy of the plain body exists, even for a moment."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+    gzipped = [compressor.compress(chunk) for chunk in chunks]
+    gzipped.append(compressor.flush())
+    return Body(_coalesced(chunks), sum(map(len, chunks)), b"".join(gzipped))
+
+
+def _coalesced(chunks: list[bytes]) -> tuple[bytes, ...]:
+    """Runs of small chunks (headers, small families) joined, so that a plain scrape is a few
+    writes rather than one per header; the large sample blocks stay as they are."""
+    out: list[bytes] = []
+    run: list[bytes] = []
+    for chunk in chunks:
+        if len(chunk) < COALESCE_BELOW:
+            run.append(chunk)
+            continue
+        if run:
+            out.append(b"".join(run))
+            run = []
+        out.append(chunk)
+    if run:
+        out.append(b"".join(run))
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -35,7 +78,7 @@ class Snapshot:
         self._parts: dict[str, list[RenderedFamily]] = {}
         self._status = {name: CollectorStatus() for name in self._names}
         self._lock = threading.Lock()
-        self._body: tuple[bytes, bytes] = (b"", b"")
+        self._body = build_body([])
         self._rebuild()
 
     def publish(
@@ -49,8 +92,8 @@ class Snapshot:
             self._status[name] = status
             self._rebuild()
 
-    def body(self) -> tuple[bytes, bytes]:
-        """(plain, gzip): one tuple read, so a scrape never sees half an update."""
+    def body(self) -> Body:
+        """One attribute read, so a scrape never sees half an update."""
         return self._body
 
     def ready(self) -> bool:
@@ -59,8 +102,7 @@ class Snapshot:
 
     def _rebuild(self) -> None:
         parts = [self._parts.get(n, []) for n in self._names]
-        plain = join_families([*parts, render_families(self._self_metrics())])
-        self._body = (plain, gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0))
+        self._body = build_body(family_chunks([*parts, render_families(self._self_metrics())]))
 
     def _self_metrics(self) -> list[MetricFamily]:
         prefix = "openstack_exporter"

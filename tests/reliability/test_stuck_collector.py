@@ -55,12 +55,12 @@ def test_stuck_cycle_keeps_last_values_and_starts_no_new_cycle() -> None:
     runner = CollectorRunner(collector, interval=1.0, timeout=0.2, snapshot=snapshot)
 
     assert runner.run_once()
-    body = snapshot.body()[0].decode()
+    body = snapshot.body().plain().decode()
     assert "gated_value 1.0" in body
     assert 'openstack_exporter_collector_success{collector="gated"} 1.0' in body
 
     assert not runner.run_once()  # call 2 blocks past the deadline
-    body = snapshot.body()[0].decode()
+    body = snapshot.body().plain().decode()
     assert "gated_value 1.0" in body  # last good values still served
     assert 'openstack_exporter_collector_success{collector="gated"} 0.0' in body
     assert 'openstack_exporter_collector_timeouts_total{collector="gated"} 1.0' in body
@@ -79,7 +79,7 @@ def test_stuck_cycle_keeps_last_values_and_starts_no_new_cycle() -> None:
             thread.join(5)
     assert runner.run_once()
     assert collector.calls == 3
-    body = snapshot.body()[0].decode()
+    body = snapshot.body().plain().decode()
     assert "gated_value 3.0" in body
     assert 'openstack_exporter_collector_success{collector="gated"} 1.0' in body
 
@@ -94,7 +94,7 @@ def test_one_crashing_collector_does_not_hide_the_others() -> None:
         ]
     )
     assert not scheduler.run_once()
-    body = snapshot.body()[0].decode()
+    body = snapshot.body().plain().decode()
     assert "gated_value 1.0" in body
     assert 'openstack_exporter_collector_success{collector="gated"} 1.0' in body
     assert 'openstack_exporter_collector_success{collector="crashy"} 0.0' in body
@@ -109,5 +109,6 @@ def test_snapshot_gzip_matches_plain() -> None:
     snapshot = Snapshot(["gated"])
     runner = CollectorRunner(GatedCollector("gated", set()), 1.0, 1.0, snapshot)
     runner.run_once()
-    plain, gzipped = snapshot.body()
-    assert gzip.decompress(gzipped) == plain
+    body = snapshot.body()
+    assert gzip.decompress(body.gzipped) == body.plain()
+    assert body.length == len(body.plain())

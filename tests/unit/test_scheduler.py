@@ -35,7 +35,7 @@ class FlakyCollector:
 
 
 def _body(snapshot: Snapshot) -> str:
-    return snapshot.body()[0].decode()
+    return snapshot.body().plain().decode()
 
 
 def test_a_crashed_cycle_keeps_what_the_collector_still_knows() -> None:
