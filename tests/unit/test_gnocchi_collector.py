@@ -5,6 +5,8 @@ refused group costing only its own families, and the backlog's admin-only status
 from __future__ import annotations
 
 import datetime
+import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -140,6 +142,34 @@ def test_an_empty_shard_is_an_empty_read() -> None:
     shards = [r for r in fake.backend.aggregate_requests if r["resource_type"] == "instance"]
     assert len(shards) == 2 * 4
     assert _value(collection, "gnocchi_exporter_resources", resource_type="instance") == 1.0
+    assert _value(collection, "gnocchi_cpu_seconds_total") is not None
+
+
+def test_an_answer_keeps_its_slot_until_it_is_reduced_to_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slots bound the parsed answers alive at once, so an answer being reduced holds
+    one: with a single slot, no other request can start meanwhile."""
+    collector, fake, _ = _collector({"resource_types": {"instance": {"shards": 4}}})
+    fake._in_flight = threading.BoundedSemaphore(1)
+    real = fake.read_aggregates
+    held: list[bool] = []
+
+    def spy(*args: Any, reduce: Callable[[Any], Any]) -> Any:
+        def reducing(answer: Any) -> Any:
+            free = fake._in_flight.acquire(blocking=False)
+            if free:
+                fake._in_flight.release()
+            held.append(not free)
+            return reduce(answer)
+
+        return real(*args, reduce=reducing)
+
+    monkeypatch.setattr(fake, "read_aggregates", spy)
+    collection = collector.collect()
+    assert collection.error is None
+    assert held
+    assert all(held)
     assert _value(collection, "gnocchi_cpu_seconds_total") is not None
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from exporter.collectors.openstack.session import CloudSession
+
+T = TypeVar("T")
 
 _TIMESPAN = re.compile(r"(?:(\d+) days?, )?(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
@@ -56,8 +59,9 @@ def policy(data: dict[str, Any]) -> Policy:
 
 
 IN_FLIGHT = 4
-"""Aggregates requests at a time per collector: each answer is parsed whole, so this bounds
-the memory of a cycle (shards bound each answer) and what one cycle asks of Gnocchi at once."""
+"""Aggregates answers alive at a time per collector, from the request until the answer is
+reduced to rows: each is parsed whole, so this bounds the memory of a cycle (shards bound each
+answer) and what one cycle asks of Gnocchi at once."""
 
 
 class GnocchiClient:
@@ -128,10 +132,26 @@ class GnocchiClient:
         start: str,
     ) -> Any:
         """``POST /v1/aggregates`` with the resources' details, as parsed JSON."""
+        return self.read_aggregates(
+            resource_type, operations, search, granularity, start, reduce=_same
+        )
+
+    def read_aggregates(
+        self,
+        resource_type: str,
+        operations: str,
+        search: dict[str, Any],
+        granularity: float,
+        start: str,
+        *,
+        reduce: Callable[[Any], T],
+    ) -> T:
+        """``aggregates``, reduced by ``reduce`` before the slot is given up: the parsed answer
+        is many times its JSON, and what the slot bounds is how many such answers exist."""
         query = urlencode({"granularity": f"{granularity:g}", "start": start, "details": "true"})
         body = {"resource_type": resource_type, "search": search, "operations": operations}
         with self._in_flight:
-            return self._gnocchi().api.post(f"v1/aggregates?{query}", json=body).json()
+            return reduce(self._gnocchi().api.post(f"v1/aggregates?{query}", json=body).json())
 
     def measures(self, metric_id: str, aggregation: str, granularity: float, start: str) -> Any:
         query = urlencode(
@@ -141,3 +161,7 @@ class GnocchiClient:
 
     def status(self) -> dict[str, Any]:
         return dict(self._gnocchi().status.get(details=False))
+
+
+def _same(answer: Any) -> Any:
+    return answer

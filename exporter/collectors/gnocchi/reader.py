@@ -85,22 +85,22 @@ def read_group(
     oldest = now() - limit
 
     def one(index: int) -> Read:
-        """One shard, fetched and reduced to rows at once: only the rows outlive the
-        parsed answer, so the memory of a cycle follows the answers in flight."""
+        """One shard, fetched and reduced to rows while it holds its slot: only the rows
+        outlive the parsed answer, so the memory of a cycle follows the slots."""
+        read = Read()
         try:
-            answer = client.aggregates(
+            client.read_aggregates(
                 group.resource_type,
                 group.operations,
                 shard_search(index, group.shards),
                 group.granularity,
                 start_text,
+                reduce=lambda answer: _collect(read, answer, group, base, oldest),
             )
         except Exception as exc:
             if no_match(exc):
                 return Read()
             raise
-        read = Read()
-        _collect(read, answer, group, base, oldest)
         return read
 
     if group.shards == 1:
