@@ -152,7 +152,7 @@ def test_an_answer_keeps_its_slot_until_it_is_reduced_to_rows(
     one: with a single slot, no other request can start meanwhile."""
     collector, fake, _ = _collector({"resource_types": {"instance": {"shards": 4}}})
     fake._in_flight = threading.BoundedSemaphore(1)
-    real = fake.read_aggregates
+    real = fake.aggregates
     held: list[bool] = []
 
     def spy(*args: Any, reduce: Callable[[Any], Any]) -> Any:
@@ -165,7 +165,7 @@ def test_an_answer_keeps_its_slot_until_it_is_reduced_to_rows(
 
         return real(*args, reduce=reducing)
 
-    monkeypatch.setattr(fake, "read_aggregates", spy)
+    monkeypatch.setattr(fake, "aggregates", spy)
     collection = collector.collect()
     assert collection.error is None
     assert held

@@ -130,24 +130,12 @@ class GnocchiClient:
         search: dict[str, Any],
         granularity: float,
         start: str,
-    ) -> Any:
-        """``POST /v1/aggregates`` with the resources' details, as parsed JSON."""
-        return self.read_aggregates(
-            resource_type, operations, search, granularity, start, reduce=_same
-        )
-
-    def read_aggregates(
-        self,
-        resource_type: str,
-        operations: str,
-        search: dict[str, Any],
-        granularity: float,
-        start: str,
         *,
         reduce: Callable[[Any], T],
     ) -> T:
-        """``aggregates``, reduced by ``reduce`` before the slot is given up: the parsed answer
-        is many times its JSON, and what the slot bounds is how many such answers exist."""
+        """``POST /v1/aggregates`` with the resources' details, its parsed JSON handed to
+        ``reduce`` before the slot is given up: the parsed answer is many times its JSON, and
+        what the slots bound is how many such answers exist at once."""
         query = urlencode({"granularity": f"{granularity:g}", "start": start, "details": "true"})
         body = {"resource_type": resource_type, "search": search, "operations": operations}
         with self._in_flight:
@@ -161,7 +149,3 @@ class GnocchiClient:
 
     def status(self) -> dict[str, Any]:
         return dict(self._gnocchi().status.get(details=False))
-
-
-def _same(answer: Any) -> Any:
-    return answer

@@ -89,7 +89,7 @@ def read_group(
         outlive the parsed answer, so the memory of a cycle follows the slots."""
         read = Read()
         try:
-            client.read_aggregates(
+            client.aggregates(
                 group.resource_type,
                 group.operations,
                 shard_search(index, group.shards),
