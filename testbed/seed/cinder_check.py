@@ -30,20 +30,29 @@ def wait_for_services(volume: Any, timeout: float = 90.0) -> list[str]:
         time.sleep(0.5)
 
 
-def ensure_volume(volume: Any, timeout: float = 90.0) -> str:
-    found = volume.find_volume(VOLUME)
-    if found is not None and found.status != "available":
-        volume.delete_volume(found, force=True)
-        found = None
-    if found is None:
-        found = volume.create_volume(name=VOLUME, size=1)
+def ensure_volume(volume: Any, timeout: float = 90.0, attempts: int = 4) -> str:
+    """A volume in ``error`` right after the services came up is retried: cinder-volume
+    reports up (its heartbeat in the database) before the scheduler has its capabilities,
+    and until then the scheduler finds no backend and sets the volume to ``error``."""
     deadline = time.monotonic() + timeout
-    while found.status != "available":
-        if found.status == "error" or time.monotonic() > deadline:
-            sys.exit(f"volume {found.id} is {found.status!r}, not available")
-        time.sleep(0.5)
-        found = volume.get_volume(found.id)
-    return str(found.id)
+    for attempt in range(1, attempts + 1):
+        found = volume.find_volume(VOLUME)
+        if found is not None and found.status != "available":
+            volume.delete_volume(found, force=True)
+            volume.wait_for_delete(found, wait=60)
+            found = None
+        if found is None:
+            found = volume.create_volume(name=VOLUME, size=1)
+        while found.status not in ("available", "error"):
+            if time.monotonic() > deadline:
+                sys.exit(f"volume {found.id} is {found.status!r}, not available")
+            time.sleep(0.5)
+            found = volume.get_volume(found.id)
+        if found.status == "available":
+            return str(found.id)
+        print(f"volume {found.id} in error (attempt {attempt}); again", file=sys.stderr)
+        time.sleep(5.0)
+    sys.exit(f"volume {found.id} still 'error' after {attempts} attempts")
 
 
 def main() -> None:
