@@ -16,6 +16,7 @@ from exporter.config import DEFAULT_LISTEN_ADDRESS, Config, Flags, build_config
 from exporter.scheduler import CollectorRunner, Scheduler
 from exporter.server import ExporterHTTPServer
 from exporter.snapshot import Snapshot
+from otb_common import allocator
 from otb_common.errors import ConfigError
 from otb_common.flags import (
     OneLineParser,
@@ -102,6 +103,7 @@ def runner_specs(config: Config) -> list[RunnerSpec]:
 
 
 def serve(config: Config) -> int:
+    allocator.share_arenas()  # before any collector's thread starts
     specs = runner_specs(config)
     snapshot = Snapshot([spec.collector.name for spec in specs])
     scheduler = Scheduler(

@@ -18,6 +18,7 @@ from exporter.collectors.base import Collection, Collector
 from exporter.exposition import render_families
 from exporter.metric import MetricFamily
 from exporter.snapshot import CollectorStatus, Snapshot
+from otb_common import allocator
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,10 @@ class CollectorRunner:
         else:
             log.error("cycle failed", extra={"collector": name, "error": result.error})
         self._snapshot.publish(name, replace(self._status), part)
-        return result.success
+        success = result.success
+        del result, part  # the last references to this cycle's families and the old part
+        allocator.trim()
+        return success
 
     def _publish_failure(self, duration: float) -> None:
         self._status.success = False
