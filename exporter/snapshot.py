@@ -33,7 +33,7 @@ class Body:
     gzipped: bytes
 
     def plain(self) -> bytes:
-        """The plain body in one piece, for what is not a scrape (tests, ``--once``)."""
+        """The plain body in one piece, for what is not a scrape (tests)."""
         return b"".join(self.chunks)
 
 
